@@ -1,0 +1,42 @@
+/**
+ * Layers depend one way: wire -> p2p -> gateway (-> config/cli/main at the top).
+ * The client SDK never imports the server. No cycles anywhere.
+ */
+module.exports = {
+  forbidden: [
+    { name: "no-circular", severity: "error", comment: "Circular imports hide layering mistakes.", from: {}, to: { circular: true } },
+    {
+      name: "wire-is-the-bottom",
+      severity: "error",
+      comment: "wire/ holds pure codecs and crypto; it must not know about peers, the switch or gRPC.",
+      from: { path: "^server/src/wire/" },
+      to: { path: "^server/src/(p2p|gateway|config|cli|metrics|main)" },
+    },
+    {
+      name: "p2p-below-gateway",
+      severity: "error",
+      comment: "p2p/ must not depend on the gRPC gateway or the CLI.",
+      from: { path: "^server/src/p2p/" },
+      to: { path: "^server/src/(gateway|cli|main)" },
+    },
+    {
+      name: "client-never-imports-server",
+      severity: "error",
+      comment: "The SDK is published on its own; it talks to the server only over gRPC.",
+      from: { path: "^client/" },
+      to: { path: "^server/" },
+    },
+    {
+      name: "not-to-unresolvable",
+      severity: "error",
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: "node_modules" },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"], extensions: [".ts", ".js"] },
+  },
+};

@@ -1,0 +1,53 @@
+// Fails when the checked-in generated code differs from what `buf generate`
+// produces from proto/ now: generated code must never drift from its source.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const template = readFileSync(join(root, "buf.gen.yaml"), "utf8");
+const outDirs = [...template.matchAll(/^\s*out:\s*(\S+)\s*$/gm)].map((m) => m[1]);
+const scratch = mkdtempSync(join(tmpdir(), "switchboard-gen-"));
+
+function listFiles(dir) {
+  const out = [];
+  let entries = [];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...listFiles(path));
+    else out.push(path);
+  }
+  return out;
+}
+
+try {
+  let scratchTemplate = template;
+  for (const dir of outDirs) scratchTemplate = scratchTemplate.replace(`out: ${dir}`, `out: ${join(scratch, dir)}`);
+  const templatePath = join(scratch, "buf.gen.yaml");
+  writeFileSync(templatePath, scratchTemplate);
+  execFileSync(join(root, "node_modules/.bin/buf"), ["generate", "--template", templatePath], { cwd: root, stdio: "inherit" });
+  const problems = [];
+  for (const dir of outDirs) {
+    const fresh = new Map(listFiles(join(scratch, dir)).map((f) => [relative(join(scratch, dir), f), readFileSync(f, "utf8")]));
+    const committed = new Map(listFiles(join(root, dir)).map((f) => [relative(join(root, dir), f), readFileSync(f, "utf8")]));
+    for (const [name, text] of fresh) {
+      if (!committed.has(name)) problems.push(`missing: ${dir}/${name}`);
+      else if (committed.get(name) !== text) problems.push(`stale: ${dir}/${name}`);
+    }
+    for (const name of committed.keys()) if (!fresh.has(name)) problems.push(`orphan: ${dir}/${name}`);
+  }
+  if (problems.length > 0) {
+    console.error("Generated code is out of sync with proto/. Run `npm run proto:gen` and commit the result:");
+    for (const p of problems) console.error(`  ${p}`);
+    process.exit(1);
+  }
+  console.log(`generated code in sync (${outDirs.join(", ")})`);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
