@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import {
+  BLOCK_PROTOCOL_VERSION,
+  type NodeInfo,
+  NodeInfoIncompatibleError,
+  NodeInfoInvalidError,
+  P2P_PROTOCOL_VERSION,
+  checkCompatible,
+  decodeNodeInfo,
+  encodeNodeInfoDelimited,
+  splitHostPort,
+  validateNodeInfo,
+} from "../../src/wire/node-info.js";
+import { DecodeError } from "../../src/wire/errors.js";
+import { hex, readVectorJson, unhex } from "../support/vectors.js";
+
+const examples = readVectorJson<Record<string, string | number>>("wire_examples.json");
+const exampleKey = Object.keys(examples).find((k) => k.startsWith("DefaultNodeInfo example"));
+const exampleHex = String(examples[exampleKey ?? ""]);
+
+const base: NodeInfo = {
+  protocolVersion: { p2p: P2P_PROTOCOL_VERSION, block: BLOCK_PROTOCOL_VERSION, app: 0n },
+  nodeId: "0b14a087357f7ba164bed9f4d5a15d249341b273",
+  listenAddr: "tcp://0.0.0.0:26656",
+  network: "test-chain",
+  version: "0.38.9",
+  channels: [0x40, 0x20, 0x21, 0x22, 0x23, 0x30, 0x38, 0x60, 0x61, 0x00],
+  moniker: "node0",
+  other: { txIndex: "on", rpcAddress: "tcp://127.0.0.1:26657" },
+};
+
+describe("NodeInfo encoding", () => {
+  it("matches the shared wire example byte for byte", () => {
+    expect(hex(encodeNodeInfoDelimited(base))).toBe(exampleHex);
+  });
+
+  it("decodes the shared example back to the same fields", () => {
+    const body = unhex(exampleHex).subarray(2); // 0x89 0x01 prefix = 137 bytes
+    expect(decodeNodeInfo(body)).toEqual(base);
+  });
+
+  it("decodes a NodeInfo whose non-nullable parts were omitted", () => {
+    const info = decodeNodeInfo(unhex("1228" + Buffer.from(base.nodeId).toString("hex")));
+    expect(info.protocolVersion).toEqual({ p2p: 0n, block: 0n, app: 0n });
+    expect(info.other).toEqual({ txIndex: "", rpcAddress: "" });
+  });
+
+  it("refuses malformed bytes with a DecodeError", () => {
+    expect(() => decodeNodeInfo(unhex("0aff"))).toThrow(DecodeError);
+  });
+});
+
+describe("validateNodeInfo", () => {
+  it("accepts the example", () => {
+    expect(() => {
+      validateNodeInfo(base);
+    }).not.toThrow();
+  });
+
+  const bad: [string, Partial<NodeInfo>, string][] = [
+    ["bad id", { nodeId: "xyz" }, "default_node_id"],
+    ["listen_addr without port", { listenAddr: "tcp://127.0.0.1" }, "listen_addr"],
+    ["listen_addr with empty host", { listenAddr: ":26656" }, "listen_addr"],
+    ["listen_addr with bad port", { listenAddr: "127.0.0.1:70000" }, "listen_addr"],
+    ["unbracketed IPv6", { listenAddr: "::1:26656" }, "listen_addr"],
+    ["non-printable version", { version: "0.38\u0001" }, "version"],
+    ["blank version", { version: "   " }, "version"],
+    ["17 channels", { channels: Array.from({ length: 17 }, (_, i) => i) }, "channels"],
+    ["duplicate channel", { channels: [0x40, 0x40] }, "channels"],
+    ["empty moniker", { moniker: "" }, "moniker"],
+    ["non-ASCII moniker", { moniker: "nœud" }, "moniker"],
+    ["bad tx_index", { other: { txIndex: "maybe", rpcAddress: "" } }, "other.tx_index"],
+    ["blank rpc_address", { other: { txIndex: "", rpcAddress: "  " } }, "other.rpc_address"],
+  ];
+  for (const [name, patch, field] of bad) {
+    it(`rejects ${name}, naming ${field}`, () => {
+      let error: unknown;
+      try {
+        validateNodeInfo({ ...base, ...patch });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(NodeInfoInvalidError);
+      expect((error as NodeInfoInvalidError).field).toBe(field);
+    });
+  }
+
+  it("accepts bracketed IPv6 and host names", () => {
+    expect(splitHostPort("[::1]:26656")).toEqual({ host: "::1", port: "26656" });
+    expect(() => {
+      validateNodeInfo({ ...base, listenAddr: "[::1]:26656" });
+    }).not.toThrow();
+    expect(() => {
+      validateNodeInfo({ ...base, listenAddr: "node1.example:26656" });
+    }).not.toThrow();
+  });
+});
+
+describe("checkCompatible", () => {
+  it("requires the same block version, the same network and a common channel", () => {
+    expect(() => {
+      checkCompatible(base, { ...base, protocolVersion: { ...base.protocolVersion, block: 10n } });
+    }).toThrow(NodeInfoIncompatibleError);
+    expect(() => {
+      checkCompatible(base, { ...base, network: "other" });
+    }).toThrow(/network/);
+    expect(() => {
+      checkCompatible(base, { ...base, channels: [0x99] });
+    }).toThrow(/no channel in common/);
+    expect(() => {
+      checkCompatible(base, { ...base, channels: [0x00], protocolVersion: { ...base.protocolVersion, p2p: 7n, app: 5n } });
+    }).not.toThrow();
+  });
+
+  it("accepts anyone on our network when we list no channel", () => {
+    expect(() => {
+      checkCompatible({ ...base, channels: [] }, { ...base, channels: [0x99] });
+    }).not.toThrow();
+  });
+});
