@@ -9,6 +9,8 @@ export function readVectorFile(name: string): string {
   return readFileSync(join(VECTORS_DIR, name), "utf8");
 }
 
+/** Parses a JSON vector file; `T` is the caller's view of its shape (unchecked, test data only). */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed view of a fixture
 export function readVectorJson<T>(name: string): T {
   return JSON.parse(readVectorFile(name)) as T;
 }
