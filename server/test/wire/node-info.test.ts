@@ -14,7 +14,7 @@ import {
 import { DecodeError } from "../../src/wire/errors.js";
 import { hex, readVectorJson, unhex } from "../support/vectors.js";
 
-const examples = readVectorJson("wire_examples.json") as Record<string, string | number>;
+const examples = readVectorJson<Record<string, string | number>>("wire_examples.json");
 const exampleKey = Object.keys(examples).find((k) => k.startsWith("DefaultNodeInfo example"));
 const exampleHex = String(examples[exampleKey ?? ""]);
 
