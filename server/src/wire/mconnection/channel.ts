@@ -1,0 +1,171 @@
+/**
+ * One channel of an MConnection (internal): its bounded send queue, the
+ * message being split into packets, the callers waiting for queue room, the
+ * reassembly buffer, and its counters.
+ */
+import type { FilledChannelDescriptor } from "./channel-descriptor.js";
+import { MessageOverCapacityError } from "./errors.js";
+
+/** A `send` call waiting for room in the queue. */
+export interface SendWaiter {
+  readonly message: Uint8Array;
+  /** Called once: true when the message was queued, false when it never will be. */
+  settle(queued: boolean): void;
+}
+
+export class Channel {
+  readonly id: number;
+  readonly priority: number;
+  /** `priority` as a float32, the way the scheduler divides by it. */
+  readonly priorityF32: number;
+  readonly capacity: number;
+
+  // Send queue: a ring of `capacity` slots.
+  private readonly ring: (Uint8Array | undefined)[];
+  private head = 0;
+  private size = 0;
+  /** Callers of `send` waiting for room, oldest first. Non-empty only while the queue is full. */
+  readonly waiters: SendWaiter[] = [];
+
+  /** The message being sent, taken from the queue, and how much of it has gone out. */
+  private sending: Uint8Array | null = null;
+  private sendingOffset = 0;
+
+  /** Wire bytes sent recently (decays over time); the scheduler's measure. */
+  recentlySent = 0;
+  /** Wire bytes (length prefixes included) of PacketMsgs sent on this channel. */
+  bytesSent = 0;
+  /** Wire bytes (length prefixes included) of PacketMsgs received on this channel. */
+  bytesReceived = 0;
+  messagesSent = 0;
+  messagesReceived = 0;
+
+  private recving: Uint8Array | null = null;
+  private recvLength = 0;
+  private readonly recvBufferCapacity: number;
+  private readonly recvMessageCapacity: number;
+
+  constructor(desc: FilledChannelDescriptor) {
+    this.id = desc.id;
+    this.priority = desc.priority;
+    this.priorityF32 = Math.fround(desc.priority);
+    this.capacity = desc.sendQueueCapacity;
+    this.ring = new Array<Uint8Array | undefined>(desc.sendQueueCapacity);
+    this.recvMessageCapacity = desc.recvMessageCapacity;
+    this.recvBufferCapacity = Math.min(desc.recvBufferCapacity, desc.recvMessageCapacity);
+  }
+
+  /** Messages accepted and not completely sent: the queue plus the one being split. */
+  get sendQueueSize(): number {
+    return this.size + (this.sending === null ? 0 : 1);
+  }
+
+  hasRoom(): boolean {
+    return this.size < this.capacity;
+  }
+
+  /** Queues `message`; the caller checked `hasRoom()`. */
+  enqueue(message: Uint8Array): void {
+    this.ring[(this.head + this.size) % this.capacity] = message;
+    this.size++;
+  }
+
+  /**
+   * True if a packet is ready to go. Takes the next message from the queue
+   * when none is being split, which frees a slot for the oldest waiter.
+   */
+  isSendPending(): boolean {
+    if (this.sending !== null) return true;
+    if (this.size === 0) return false;
+    const message = this.ring[this.head] as Uint8Array;
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) % this.capacity;
+    this.size--;
+    this.sending = message;
+    this.sendingOffset = 0;
+    this.admitWaiters();
+    return true;
+  }
+
+  /**
+   * Takes the next piece of the message being sent: at most `maxPayloadBytes`
+   * bytes. `eof` tells whether it is the last; an empty message is one
+   * piece, empty, with `eof`.
+   */
+  nextPayload(maxPayloadBytes: number): { data: Uint8Array; eof: boolean } {
+    const message = this.sending as Uint8Array;
+    const remaining = message.length - this.sendingOffset;
+    if (remaining <= maxPayloadBytes) {
+      const data = this.sendingOffset === 0 ? message : message.subarray(this.sendingOffset);
+      this.sending = null;
+      this.sendingOffset = 0;
+      this.messagesSent++;
+      return { data, eof: true };
+    }
+    const data = message.subarray(this.sendingOffset, this.sendingOffset + maxPayloadBytes);
+    this.sendingOffset += maxPayloadBytes;
+    return { data, eof: false };
+  }
+
+  /**
+   * Appends received packet data. Checks the capacity before appending and
+   * throws {@link MessageOverCapacityError} (a message exactly at the cap
+   * passes). Returns the complete message, an owned copy, on `eof`.
+   */
+  receive(data: Uint8Array, eof: boolean): Uint8Array | null {
+    const total = this.recvLength + data.length;
+    if (total > this.recvMessageCapacity) {
+      throw new MessageOverCapacityError(this.id, total, this.recvMessageCapacity);
+    }
+    if (eof && this.recvLength === 0) {
+      this.messagesReceived++;
+      return new Uint8Array(data); // a copy, and a plain Uint8Array even if `data` is a Buffer
+    }
+    let buf = this.recving;
+    if (buf === null || buf.length < total) {
+      const grown = Math.min(this.recvMessageCapacity, Math.max(total, this.recvBufferCapacity, buf === null ? 0 : buf.length * 2));
+      const next = new Uint8Array(grown);
+      if (buf !== null) next.set(buf.subarray(0, this.recvLength));
+      buf = next;
+      this.recving = buf;
+    }
+    buf.set(data, this.recvLength);
+    this.recvLength = total;
+    if (!eof) return null;
+    this.messagesReceived++;
+    const message = buf.slice(0, total);
+    // Keep a buffer of the initial size for the next message; let a larger one go.
+    if (buf.length > this.recvBufferCapacity) this.recving = null;
+    this.recvLength = 0;
+    return message;
+  }
+
+  /** Multiplies `recentlySent` by `factor` and truncates it (CometBFT's `updateStats`). */
+  decay(factor: number): void {
+    this.recentlySent = Math.trunc(this.recentlySent * factor);
+  }
+
+  /** Settles every waiter with false and drops queued data; used on stop. */
+  close(): void {
+    for (const waiter of this.waiters.splice(0)) waiter.settle(false);
+    this.ring.fill(undefined);
+    this.size = 0;
+    this.sending = null;
+    this.recving = null;
+    this.recvLength = 0;
+  }
+
+  /** Settles every waiter with false but keeps queued data (used by flushStop). */
+  rejectWaiters(): void {
+    for (const waiter of this.waiters.splice(0)) waiter.settle(false);
+  }
+
+  private admitWaiters(): void {
+    while (this.size < this.capacity) {
+      const waiter = this.waiters.shift();
+      if (waiter === undefined) return;
+      this.enqueue(waiter.message);
+      waiter.settle(true);
+    }
+  }
+}
