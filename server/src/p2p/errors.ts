@@ -1,0 +1,45 @@
+/**
+ * Typed errors of the p2p layer (transport, switch, peers). Each has a stable
+ * `code` for logs and metrics.
+ */
+export abstract class P2PError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Why the transport refused a connection, in CometBFT's categories. */
+export type RejectReason =
+  | "handshake_failed"
+  | "auth_failure"
+  | "node_info_invalid"
+  | "self"
+  | "incompatible"
+  | "filtered"
+  | "timeout";
+
+/** A connection the transport refused during or before the upgrade. */
+export class ConnectionRejectedError extends P2PError {
+  readonly code = "connection_rejected";
+  constructor(
+    readonly reason: RejectReason,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`connection rejected (${reason}): ${detail}`, options);
+  }
+}
+
+/** A TCP dial that failed or did not complete in time. */
+export class DialError extends P2PError {
+  readonly code = "dial_failed";
+  constructor(
+    readonly address: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`dial ${address}: ${detail}`, options);
+  }
+}

@@ -1,0 +1,321 @@
+/**
+ * The TCP transport: listens and dials, and upgrades every raw socket into an
+ * authenticated, encrypted connection with a validated NodeInfo, in
+ * CometBFT's order (p2p/transport.go `upgrade`):
+ *
+ * 1. SecretConnection handshake (deadline `handshakeTimeoutMs`);
+ * 2. outbound only: the authenticated key must hash to the dialed ID;
+ * 3. NodeInfo exchange (a second, separate deadline);
+ * 4. NodeInfo.Validate;
+ * 5. the NodeInfo's ID must equal the authenticated ID;
+ * 6. not ourselves;
+ * 7. CompatibleWith.
+ *
+ * Any failure closes the socket; the peer is told nothing, as in CometBFT.
+ * The transport owns nothing after the upgrade: the Switch takes the
+ * connection.
+ */
+import { type AddressInfo, type Server, type Socket, connect, createServer } from "node:net";
+import type { Logger } from "pino";
+import { performHandshake } from "../wire/secret-connection/handshake.js";
+import type { SecretConnection } from "../wire/secret-connection/secret-connection.js";
+import { exchangeNodeInfo } from "../wire/node-info-exchange.js";
+import { type NodeInfo, checkCompatible, validateNodeInfo } from "../wire/node-info.js";
+import { WireError } from "../wire/errors.js";
+import { ConnectionRejectedError, DialError } from "./errors.js";
+import { type NetAddress, formatNetAddress } from "./net-address.js";
+import type { NodeKey } from "./node-key.js";
+
+/** CometBFT's hard-coded handshake deadline (p2p/transport.go), applied to each of the two handshakes. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 3_000;
+/** CometBFT's hard-coded TCP dial deadline. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 1_000;
+/** Handshakes in progress at once; beyond it new inbound sockets are closed at once. */
+export const DEFAULT_MAX_CONCURRENT_HANDSHAKES = 64;
+
+/** An authenticated connection with a validated, compatible NodeInfo. */
+export interface UpgradedConnection {
+  /** The encrypted byte stream; the MConnection runs on it. */
+  readonly conn: SecretConnection;
+  /** What the remote said about itself. Its nodeId is the authenticated ID. */
+  readonly nodeInfo: NodeInfo;
+  /** The remote end of the TCP socket. */
+  readonly socketHost: string;
+  readonly socketPort: number;
+  readonly outbound: boolean;
+  /** The address we dialed (outbound only). */
+  readonly dialedAddress: NetAddress | undefined;
+}
+
+export interface TransportOptions {
+  readonly nodeKey: NodeKey;
+  /** Our NodeInfo, read at each handshake. */
+  readonly nodeInfo: () => NodeInfo;
+  readonly logger: Logger;
+  /** @default {@link DEFAULT_HANDSHAKE_TIMEOUT_MS} */
+  readonly handshakeTimeoutMs?: number;
+  /** @default {@link DEFAULT_DIAL_TIMEOUT_MS} */
+  readonly dialTimeoutMs?: number;
+  /** @default {@link DEFAULT_MAX_CONCURRENT_HANDSHAKES} */
+  readonly maxConcurrentHandshakes?: number;
+}
+
+/** Decides, before any handshake byte, whether to take an inbound socket. Returns a reason to refuse, or null. */
+export type AcceptFilter = (remoteHost: string, remotePort: number) => string | null;
+
+export interface TransportEvents {
+  /** A fully upgraded inbound connection. The receiver owns it from here. */
+  onInbound(conn: UpgradedConnection): void;
+  /** An inbound socket refused or failed before it became a connection. */
+  onInboundRejected?(remote: string, error: Error): void;
+}
+
+export interface UpgradeOptions {
+  readonly nodeKey: NodeKey;
+  readonly ourNodeInfo: NodeInfo;
+  readonly handshakeTimeoutMs: number;
+  /** Outbound only: the ID we dialed. */
+  readonly expectedId?: string;
+  readonly signal?: AbortSignal;
+}
+
+function toRejection(reason: ConnectionRejectedError["reason"], err: unknown): ConnectionRejectedError {
+  if (err instanceof ConnectionRejectedError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return new ConnectionRejectedError(reason, detail, { cause: err });
+}
+
+/**
+ * Upgrades a connected socket. On failure the socket is destroyed and a
+ * {@link ConnectionRejectedError} says why.
+ */
+export async function upgradeConnection(socket: Socket, options: UpgradeOptions): Promise<UpgradedConnection> {
+  const outbound = options.expectedId !== undefined;
+  const socketHost = socket.remoteAddress ?? "";
+  const socketPort = socket.remotePort ?? 0;
+  let conn: SecretConnection;
+  try {
+    const handshakeOptions = options.signal === undefined
+      ? { timeoutMs: options.handshakeTimeoutMs }
+      : { timeoutMs: options.handshakeTimeoutMs, signal: options.signal };
+    conn = await performHandshake(socket, options.nodeKey.privateKey, handshakeOptions);
+  } catch (err) {
+    socket.destroy();
+    throw toRejection("handshake_failed", err);
+  }
+  try {
+    const remoteId = conn.remoteNodeId;
+    if (options.expectedId !== undefined && remoteId !== options.expectedId.toLowerCase()) {
+      throw new ConnectionRejectedError("auth_failure", `dialed ${options.expectedId} but the peer authenticated as ${remoteId}`);
+    }
+    let theirs: NodeInfo;
+    try {
+      theirs = await exchangeNodeInfo(conn, options.ourNodeInfo, {
+        timeoutMs: options.handshakeTimeoutMs,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } catch (err) {
+      throw toRejection("auth_failure", err);
+    }
+    try {
+      validateNodeInfo(theirs);
+    } catch (err) {
+      throw toRejection("node_info_invalid", err);
+    }
+    if (theirs.nodeId !== remoteId) {
+      throw new ConnectionRejectedError("auth_failure", `NodeInfo says ${theirs.nodeId} but the peer authenticated as ${remoteId}`);
+    }
+    if (theirs.nodeId === options.ourNodeInfo.nodeId) {
+      throw new ConnectionRejectedError("self", "connected to ourselves");
+    }
+    try {
+      checkCompatible(options.ourNodeInfo, theirs);
+    } catch (err) {
+      throw toRejection("incompatible", err);
+    }
+    return { conn, nodeInfo: theirs, socketHost, socketPort, outbound, dialedAddress: undefined };
+  } catch (err) {
+    conn.destroy();
+    socket.destroy();
+    throw err instanceof ConnectionRejectedError ? err : toRejection(err instanceof WireError ? "auth_failure" : "handshake_failed", err);
+  }
+}
+
+/** Listens for and dials peers; hands upgraded connections to its owner. */
+export class Transport {
+  private server: Server | null = null;
+  private readonly handshakeTimeoutMs: number;
+  private readonly dialTimeoutMs: number;
+  private readonly maxConcurrentHandshakes: number;
+  private handshakesInFlight = 0;
+  private closed = false;
+  private readonly pendingSockets = new Set<Socket>();
+  private readonly abort = new AbortController();
+  private acceptFilter: AcceptFilter = () => null;
+
+  constructor(private readonly options: TransportOptions) {
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    this.dialTimeoutMs = options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
+    this.maxConcurrentHandshakes = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
+  }
+
+  /** Number of inbound and outbound handshakes under way. */
+  get handshakesInProgress(): number {
+    return this.handshakesInFlight;
+  }
+
+  /** Installs the filter applied to each inbound socket before its handshake. */
+  setAcceptFilter(filter: AcceptFilter): void {
+    this.acceptFilter = filter;
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
+  async listen(host: string, port: number, events: TransportEvents): Promise<{ host: string; port: number }> {
+    if (this.server !== null) throw new Error("transport is already listening");
+    const server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 });
+    server.on("connection", (socket) => {
+      this.onSocket(socket, events);
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host, port }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    server.on("error", (err) => this.options.logger.error({ err }, "listener error"));
+    const addr = server.address() as AddressInfo;
+    return { host: addr.address, port: addr.port };
+  }
+
+  private onSocket(socket: Socket, events: TransportEvents): void {
+    const remoteHost = socket.remoteAddress ?? "";
+    const remotePort = socket.remotePort ?? 0;
+    const remote = `${remoteHost}:${remotePort}`;
+    const reject = (error: Error): void => {
+      socket.destroy();
+      this.options.logger.debug({ remote, reason: error.message }, "inbound connection rejected");
+      events.onInboundRejected?.(remote, error);
+    };
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    if (this.handshakesInFlight >= this.maxConcurrentHandshakes) {
+      reject(new ConnectionRejectedError("filtered", `${this.handshakesInFlight} handshakes already in progress`));
+      return;
+    }
+    const refusal = this.acceptFilter(remoteHost, remotePort);
+    if (refusal !== null) {
+      reject(new ConnectionRejectedError("filtered", refusal));
+      return;
+    }
+    this.handshakesInFlight++;
+    this.pendingSockets.add(socket);
+    socket.on("error", () => {
+      /* reported through the handshake */
+    });
+    upgradeConnection(socket, {
+      nodeKey: this.options.nodeKey,
+      ourNodeInfo: this.options.nodeInfo(),
+      handshakeTimeoutMs: this.handshakeTimeoutMs,
+      signal: this.abort.signal,
+    })
+      .then(
+        (conn) => {
+          if (this.closed) {
+            conn.conn.destroy();
+            return;
+          }
+          events.onInbound(conn);
+        },
+        (err: unknown) => {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      )
+      .finally(() => {
+        this.handshakesInFlight--;
+        this.pendingSockets.delete(socket);
+      });
+  }
+
+  /** Dials `addr` and upgrades the connection, checking that the peer is who we dialed. */
+  async dial(addr: NetAddress, signal?: AbortSignal): Promise<UpgradedConnection> {
+    if (this.closed) throw new DialError(formatNetAddress(addr), "transport is closed");
+    const signals = signal === undefined ? [this.abort.signal] : [this.abort.signal, signal];
+    const combined = AbortSignal.any(signals);
+    const socket = await this.connectTcp(addr, combined);
+    this.handshakesInFlight++;
+    this.pendingSockets.add(socket);
+    try {
+      const conn = await upgradeConnection(socket, {
+        nodeKey: this.options.nodeKey,
+        ourNodeInfo: this.options.nodeInfo(),
+        handshakeTimeoutMs: this.handshakeTimeoutMs,
+        expectedId: addr.id,
+        signal: combined,
+      });
+      return { ...conn, dialedAddress: addr };
+    } finally {
+      this.handshakesInFlight--;
+      this.pendingSockets.delete(socket);
+    }
+  }
+
+  private connectTcp(addr: NetAddress, signal: AbortSignal): Promise<Socket> {
+    const label = formatNetAddress(addr);
+    return new Promise<Socket>((resolve, reject) => {
+      if (signal.aborted) {
+        reject(new DialError(label, "aborted"));
+        return;
+      }
+      const socket = connect({ host: addr.host, port: addr.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 });
+      const timer = setTimeout(() => {
+        fail(new DialError(label, `no TCP connection within ${this.dialTimeoutMs} ms`));
+      }, this.dialTimeoutMs);
+      const onAbort = (): void => {
+        fail(new DialError(label, "aborted"));
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        socket.off("connect", onConnect);
+        socket.off("error", onError);
+      };
+      const fail = (err: Error): void => {
+        cleanup();
+        socket.destroy();
+        reject(err);
+      };
+      const onError = (err: Error): void => {
+        fail(new DialError(label, err.message, { cause: err }));
+      };
+      const onConnect = (): void => {
+        cleanup();
+        socket.on("error", () => {
+          /* reported through the handshake */
+        });
+        resolve(socket);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      socket.once("connect", onConnect);
+      socket.once("error", onError);
+    });
+  }
+
+  /** Stops listening and aborts every handshake in progress. Established connections are the Switch's to close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort.abort(new Error("transport closed"));
+    for (const s of this.pendingSockets) s.destroy();
+    const server = this.server;
+    this.server = null;
+    if (server !== null) {
+      await new Promise<void>((resolve) => server.close(() => {
+        resolve();
+      }));
+    }
+  }
+}

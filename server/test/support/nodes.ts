@@ -1,0 +1,53 @@
+/** Builds Switches on 127.0.0.1:0 for integration tests. */
+import pino from "pino";
+import { generateNodeKey, type NodeKey } from "../../src/p2p/node-key.js";
+import { Switch, type SwitchConfig } from "../../src/p2p/switch.js";
+import type { ChannelDescriptor } from "../../src/wire/mconnection/channel-descriptor.js";
+import { RecordingReactor } from "./recording-reactor.js";
+
+export const silentLogger = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
+
+export const TEST_CHANNELS: readonly ChannelDescriptor[] = [
+  { id: 0x40, priority: 5, sendQueueCapacity: 100, recvBufferCapacity: 4096, recvMessageCapacity: 8 * 1024 * 1024 },
+  { id: 0x41, priority: 1, sendQueueCapacity: 100, recvBufferCapacity: 4096, recvMessageCapacity: 8 * 1024 * 1024 },
+];
+
+export interface TestNode {
+  readonly sw: Switch;
+  readonly reactor: RecordingReactor;
+  readonly key: NodeKey;
+  /** id@127.0.0.1:port */
+  readonly address: string;
+}
+
+export async function startNode(config: Partial<SwitchConfig> = {}, key: NodeKey = generateNodeKey()): Promise<TestNode> {
+  const sw = new Switch({
+    nodeKey: key,
+    logger: silentLogger,
+    config: {
+      network: "test-chain",
+      moniker: "test",
+      listen: { host: "127.0.0.1", port: 0 },
+      allowDuplicateIp: true,
+      dialRandomizerMs: 0,
+      acceptRateLimit: { ratePerSecond: 1000, burst: 1000 },
+      mconn: { flushThrottleMs: 2 },
+      reconnect: { intervalMs: 100, randomizerMs: 50 },
+      ...config,
+    },
+  });
+  const reactor = new RecordingReactor(TEST_CHANNELS);
+  sw.addReactor("recorder", reactor);
+  await sw.start();
+  const listen = sw.listenAddress;
+  return { sw, reactor, key, address: `${key.id}@127.0.0.1:${listen?.port ?? 0}` };
+}
+
+/** Polls `pred` every few ms until it holds; for conditions no event announces. */
+export async function until(pred: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
