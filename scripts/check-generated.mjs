@@ -6,9 +6,13 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const template = readFileSync(join(root, "buf.gen.yaml"), "utf8");
-const outDirs = [...template.matchAll(/^\s*out:\s*(\S+)\s*$/gm)].map((m) => m[1]);
+// Each template with the proto paths it is generated from (as in `npm run proto:gen`).
+const templates = [
+  { file: "buf.gen.yaml", paths: [] },
+  { file: "buf.gen.client.yaml", paths: ["proto/switchboard/gateway"] },
+];
 const scratch = mkdtempSync(join(tmpdir(), "switchboard-gen-"));
+const outDirs = [];
 
 function listFiles(dir) {
   const out = [];
@@ -27,11 +31,17 @@ function listFiles(dir) {
 }
 
 try {
-  let scratchTemplate = template;
-  for (const dir of outDirs) scratchTemplate = scratchTemplate.replace(`out: ${dir}`, `out: ${join(scratch, dir)}`);
-  const templatePath = join(scratch, "buf.gen.yaml");
-  writeFileSync(templatePath, scratchTemplate);
-  execFileSync(join(root, "node_modules/.bin/buf"), ["generate", "--template", templatePath], { cwd: root, stdio: "inherit" });
+  for (const t of templates) {
+    const template = readFileSync(join(root, t.file), "utf8");
+    const dirs = [...template.matchAll(/^\s*out:\s*(\S+)\s*$/gm)].map((m) => m[1]);
+    outDirs.push(...dirs);
+    let scratchTemplate = template;
+    for (const dir of dirs) scratchTemplate = scratchTemplate.replace(`out: ${dir}`, `out: ${join(scratch, dir)}`);
+    const templatePath = join(scratch, t.file);
+    writeFileSync(templatePath, scratchTemplate);
+    const args = ["generate", "--template", templatePath, ...t.paths.flatMap((p) => ["--path", p])];
+    execFileSync(join(root, "node_modules/.bin/buf"), args, { cwd: root, stdio: "inherit" });
+  }
   const problems = [];
   for (const dir of outDirs) {
     const fresh = new Map(listFiles(join(scratch, dir)).map((f) => [relative(join(scratch, dir), f), readFileSync(f, "utf8")]));
