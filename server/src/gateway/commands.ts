@@ -1,0 +1,156 @@
+/**
+ * Executes the commands a remote reactor sends, against the Switch, with a
+ * typed result or a typed error for each.
+ */
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { type Command, type CommandResult, ErrorReason } from "../gen/switchboard/gateway/v1/gateway.js";
+import { parseNetAddress } from "../p2p/net-address.js";
+import type { Peer } from "../p2p/peer.js";
+import type { Switch } from "../p2p/switch.js";
+import { GatewayError, failedPrecondition, invalidField, notFound } from "./errors.js";
+import { peerInfoOf, peerStatusOf } from "./convert.js";
+import type { RemoteReactor } from "./remote-reactor.js";
+
+/** Longest key in the per-peer store. */
+export const MAX_PEER_DATA_KEY_LENGTH = 256;
+/** Largest value a remote reactor may store per key. */
+export const MAX_PEER_DATA_VALUE_BYTES = 64 * 1024;
+/** Longest wait a Send may ask for. */
+export const MAX_SEND_TIMEOUT_MS = 60_000;
+
+export type CommandOutcome = NonNullable<CommandResult["kind"]>;
+
+interface Ctx {
+  readonly rr: RemoteReactor;
+  readonly sw: Switch;
+}
+
+function resolvePeer(ctx: Ctx, connectionId: string, peerId: string, field: string): Peer {
+  if (connectionId !== "") {
+    const p = ctx.rr.connection(connectionId);
+    if (p === undefined) {
+      if (ctx.rr.wasRemoved(connectionId)) {
+        throw notFound(ErrorReason.ERROR_REASON_PEER_REMOVED, `${field}.connection_id: peer connection ${connectionId} was removed`);
+      }
+      throw notFound(ErrorReason.ERROR_REASON_UNKNOWN_PEER, `${field}.connection_id: no peer connection ${connectionId}`);
+    }
+    if (peerId !== "" && p.id !== peerId) throw invalidField(`${field}.peer_id`, `connection ${connectionId} belongs to peer ${p.id}, not ${peerId}`);
+    return p;
+  }
+  if (peerId === "") throw invalidField(`${field}.peer_id`, "required when connection_id is empty");
+  const p = ctx.sw.peers().get(peerId);
+  if (p === undefined) throw notFound(ErrorReason.ERROR_REASON_UNKNOWN_PEER, `${field}.peer_id: no connected peer ${peerId}`);
+  return p;
+}
+
+function checkChannel(ctx: Ctx, channelId: number, size: number, field: string): void {
+  const ch = ctx.rr.channel(channelId);
+  if (ch === undefined) {
+    throw failedPrecondition(ErrorReason.ERROR_REASON_CHANNEL_NOT_REGISTERED, `${field}.channel_id: channel 0x${channelId.toString(16)} is not registered by reactor "${ctx.rr.name}"`);
+  }
+  if (size > ch.recvMessageCapacity) {
+    throw new GatewayError(
+      GrpcStatus.INVALID_ARGUMENT,
+      ErrorReason.ERROR_REASON_MESSAGE_TOO_LARGE,
+      `${field}.message: ${size} bytes exceeds channel 0x${channelId.toString(16)}'s limit of ${ch.recvMessageCapacity} bytes`,
+    );
+  }
+}
+
+function checkPeerChannel(peer: Peer, channelId: number, field: string): void {
+  if (!peer.hasChannel(channelId)) {
+    throw failedPrecondition(
+      ErrorReason.ERROR_REASON_CHANNEL_NOT_SUPPORTED_BY_PEER,
+      `${field}.channel_id: peer ${peer.id} did not advertise channel 0x${channelId.toString(16)}`,
+    );
+  }
+}
+
+function decodeStored(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (typeof value === "string") return Buffer.from(value, "utf8");
+  // JSON.stringify gives undefined for functions and symbols, whatever its type says.
+  const json = JSON.stringify(value) as string | undefined;
+  return Buffer.from(json === undefined ? "null" : json, "utf8");
+}
+
+export async function runCommand(ctx: Ctx, cmd: Command): Promise<CommandOutcome> {
+  const k = cmd.kind;
+  if (k === undefined) throw invalidField("command.kind", "not set");
+  switch (k.$case) {
+    case "send": {
+      const c = k.value;
+      checkChannel(ctx, c.channelId, c.message.length, "send");
+      if (c.timeoutMs > MAX_SEND_TIMEOUT_MS) throw invalidField("send.timeout_ms", `at most ${MAX_SEND_TIMEOUT_MS}`);
+      const peer = resolvePeer(ctx, c.connectionId, c.peerId, "send");
+      checkPeerChannel(peer, c.channelId, "send");
+      const queued = await peer.send(c.channelId, c.message, c.timeoutMs > 0 ? { timeoutMs: c.timeoutMs } : undefined);
+      return { $case: "send", value: { queued } };
+    }
+    case "trySend": {
+      const c = k.value;
+      checkChannel(ctx, c.channelId, c.message.length, "try_send");
+      const peer = resolvePeer(ctx, c.connectionId, c.peerId, "try_send");
+      checkPeerChannel(peer, c.channelId, "try_send");
+      return { $case: "send", value: { queued: peer.trySend(c.channelId, c.message) } };
+    }
+    case "broadcast": {
+      const c = k.value;
+      checkChannel(ctx, c.channelId, c.message.length, "broadcast");
+      const results = await ctx.sw.broadcast(c.channelId, c.message);
+      return { $case: "broadcast", value: { results: results.map((r) => ({ peerId: r.peerId, queued: r.queued })) } };
+    }
+    case "stopPeerForError": {
+      const c = k.value;
+      const peer = resolvePeer(ctx, c.connectionId, c.peerId, "stop_peer_for_error");
+      const reason = new Error(c.reason === "" ? `stopped by reactor "${ctx.rr.name}"` : c.reason);
+      ctx.sw.stopPeerForError(peer, reason, { reconnect: !c.noReconnect });
+      return { $case: "done", value: {} };
+    }
+    case "stopPeerGracefully": {
+      const c = k.value;
+      ctx.sw.stopPeerGracefully(resolvePeer(ctx, c.connectionId, c.peerId, "stop_peer_gracefully"));
+      return { $case: "done", value: {} };
+    }
+    case "markPeerAsGood": {
+      const c = k.value;
+      ctx.sw.markPeerAsGood(resolvePeer(ctx, c.connectionId, c.peerId, "mark_peer_as_good"));
+      return { $case: "done", value: {} };
+    }
+    case "dialPeers": {
+      const c = k.value;
+      if (c.addresses.length === 0) throw invalidField("dial_peers.addresses", "empty");
+      const parsed = c.addresses.map((a, i) => {
+        try {
+          return parseNetAddress(a);
+        } catch (err) {
+          throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, ErrorReason.ERROR_REASON_INVALID_ADDRESS, `dial_peers.addresses[${i}]: ${(err as Error).message}`);
+        }
+      });
+      if (c.persistent) ctx.sw.addPersistentPeers(parsed);
+      ctx.sw.dialPeersAsync(c.addresses);
+      return { $case: "done", value: {} };
+    }
+    case "getPeerData": {
+      const c = k.value;
+      if (c.key === "") throw invalidField("get_peer_data.key", "empty");
+      const value = resolvePeer(ctx, c.connectionId, c.peerId, "get_peer_data").get(c.key);
+      return { $case: "peerData", value: value === undefined ? { found: false, value: new Uint8Array(0) } : { found: true, value: decodeStored(value) } };
+    }
+    case "setPeerData": {
+      const c = k.value;
+      if (c.key === "" || c.key.length > MAX_PEER_DATA_KEY_LENGTH) throw invalidField("set_peer_data.key", `must be 1..${MAX_PEER_DATA_KEY_LENGTH} characters`);
+      if (c.value.length > MAX_PEER_DATA_VALUE_BYTES) throw invalidField("set_peer_data.value", `${c.value.length} bytes exceeds ${MAX_PEER_DATA_VALUE_BYTES}`);
+      resolvePeer(ctx, c.connectionId, c.peerId, "set_peer_data").set(c.key, c.value.slice());
+      return { $case: "done", value: {} };
+    }
+    case "listPeers":
+      return { $case: "peers", value: { peers: ctx.sw.peers().list().map(peerInfoOf) } };
+    case "numPeers":
+      return { $case: "numPeers", value: ctx.sw.numPeers() };
+    case "getPeer": {
+      const c = k.value;
+      return { $case: "peer", value: peerStatusOf(resolvePeer(ctx, "", c.peerId, "get_peer")) };
+    }
+  }
+}

@@ -1,0 +1,466 @@
+/**
+ * The reactor gateway: a gRPC server through which reactors in other
+ * processes become reactors of the Switch, one bidirectional stream each.
+ * Also serves the node-wide NodeService, grpc.health.v1 and server reflection.
+ *
+ * Registration happens before the Switch starts, as the reactor spec
+ * requires: the node waits until every reactor named in `grpc.reactors` has
+ * registered (or fails after `registrationTimeoutMs`), and only then starts
+ * the Switch, whose NodeInfo then advertises their channels. A reactor that
+ * registered before may re-attach at any time (resume or fresh session).
+ */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  type sendUnaryData,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+} from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import type { Logger } from "pino";
+import {
+  AttachRequest,
+  type AttachResponse,
+  type ChannelDescriptor as ApiChannel,
+  type Command,
+  ErrorReason,
+  type Event,
+  NodeServiceService,
+  OverflowPolicy as ApiOverflowPolicy,
+  ReactorGatewayServiceService,
+  type Register,
+} from "../gen/switchboard/gateway/v1/gateway.js";
+import { formatHostPort } from "../p2p/net-address.js";
+import type { Switch } from "../p2p/switch.js";
+import { fillChannelDefaults } from "../wire/mconnection/channel-descriptor.js";
+import { type CommandOutcome, runCommand } from "./commands.js";
+import { nodeInfoToApi, peerStatusOf } from "./convert.js";
+import { GatewayError, failedPrecondition, invalidField } from "./errors.js";
+import { DEFAULT_REMOTE_REACTOR_LIMITS, type EventSink, type OverflowPolicy, type RemoteChannel, RemoteReactor, type RemoteReactorLimits } from "./remote-reactor.js";
+import { toCommandError, toServiceError } from "./status.js";
+
+export interface GatewayConfig {
+  /** `tcp://HOST:PORT`, `HOST:PORT` or `unix:///PATH`. */
+  readonly laddr: string;
+  /** Reactor names the node waits for before starting the Switch. */
+  readonly reactors: readonly string[];
+  readonly registrationTimeoutMs: number;
+  readonly eventQueueMaxMessages: number;
+  readonly eventQueueMaxBytes: number;
+  readonly defaultOverflowPolicy: OverflowPolicy;
+  readonly resumeWindowMs: number;
+  /** Largest gRPC message either way. */
+  readonly maxMessageBytes: number;
+}
+
+export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
+  laddr: "tcp://127.0.0.1:26670",
+  reactors: [],
+  registrationTimeoutMs: 60_000,
+  eventQueueMaxMessages: DEFAULT_REMOTE_REACTOR_LIMITS.eventQueueMaxMessages,
+  eventQueueMaxBytes: DEFAULT_REMOTE_REACTOR_LIMITS.eventQueueMaxBytes,
+  defaultOverflowPolicy: "block",
+  resumeWindowMs: DEFAULT_REMOTE_REACTOR_LIMITS.resumeWindowMs,
+  maxMessageBytes: 110 * 1024 * 1024,
+};
+
+/** Commands in progress on one stream; beyond it a command is refused with RESOURCE_EXHAUSTED. */
+export const MAX_INFLIGHT_COMMANDS_PER_STREAM = 1024;
+/** Reactor names: letters, digits, `.`, `_`, `-`, up to 128 characters. */
+const REACTOR_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** The gRPC service name of the gateway, for health checks. */
+export const GATEWAY_SERVICE_NAME = "switchboard.gateway.v1.ReactorGatewayService";
+export const NODE_SERVICE_NAME = "switchboard.gateway.v1.NodeService";
+
+/** Finds the repository's (or the image's) `proto/` directory for reflection. */
+function findProtoDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, "proto");
+    if (existsSync(join(candidate, "switchboard/gateway/v1/gateway.proto"))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error("cannot find proto/switchboard/gateway/v1/gateway.proto for server reflection");
+}
+
+function toGrpcAddress(laddr: string): string {
+  if (laddr.startsWith("unix://")) return `unix:${laddr.slice("unix://".length)}`;
+  return laddr.replace(/^tcp:\/\//, "");
+}
+
+const POLICY_FROM_API: Record<number, OverflowPolicy | undefined> = {
+  [ApiOverflowPolicy.OVERFLOW_POLICY_BLOCK]: "block",
+  [ApiOverflowPolicy.OVERFLOW_POLICY_DROP_NEWEST]: "drop-newest",
+  [ApiOverflowPolicy.OVERFLOW_POLICY_DROP_OLDEST]: "drop-oldest",
+  [ApiOverflowPolicy.OVERFLOW_POLICY_DISCONNECT_PEER]: "disconnect-peer",
+};
+
+export interface GatewayOptions {
+  readonly sw: Switch;
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+}
+
+export class Gateway {
+  private readonly server: Server;
+  private readonly health = new HealthImplementation({ "": "NOT_SERVING", [GATEWAY_SERVICE_NAME]: "NOT_SERVING", [NODE_SERVICE_NAME]: "NOT_SERVING" });
+  private readonly reactors = new Map<string, RemoteReactor>();
+  private readonly registrationWaiters: (() => void)[] = [];
+  private readonly logger: Logger;
+  private readonly limits: RemoteReactorLimits;
+  private bound: string | null = null;
+  private readonly openCalls = new Set<ServerDuplexStream<Buffer, AttachResponse>>();
+
+  constructor(private readonly options: GatewayOptions) {
+    this.logger = options.logger.child({ module: "gateway" });
+    this.limits = {
+      ...DEFAULT_REMOTE_REACTOR_LIMITS,
+      eventQueueMaxMessages: options.config.eventQueueMaxMessages,
+      eventQueueMaxBytes: options.config.eventQueueMaxBytes,
+      resumeWindowMs: options.config.resumeWindowMs,
+    };
+    this.server = new Server({
+      "grpc.max_receive_message_length": options.config.maxMessageBytes,
+      "grpc.max_send_message_length": options.config.maxMessageBytes,
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_permit_without_calls": 1,
+    });
+    // Commands are decoded here, not by grpc-js, so that a malformed one gets a precise status.
+    const attachDefinition = { attach: { ...ReactorGatewayServiceService.attach, requestDeserialize: (b: Buffer): Buffer => b } };
+    this.server.addService(attachDefinition, {
+      attach: (call: ServerDuplexStream<Buffer, AttachResponse>) => {
+        this.onAttach(call);
+      },
+    });
+    this.server.addService(NodeServiceService, this.nodeService());
+    this.health.addToServer(this.server);
+    const packageDefinition = loadSync(join(findProtoDir(), "switchboard/gateway/v1/gateway.proto"), {
+      includeDirs: [findProtoDir()],
+      keepCase: true,
+    });
+    new ReflectionService(packageDefinition).addToServer(this.server);
+  }
+
+  /** Remote reactors by name. */
+  remoteReactors(): ReadonlyMap<string, RemoteReactor> {
+    return this.reactors;
+  }
+
+  /** Starts listening; resolves with the bound address (`host:port` or `unix:/path`). */
+  async listen(): Promise<string> {
+    const addr = toGrpcAddress(this.options.config.laddr);
+    const port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(addr, ServerCredentials.createInsecure(), (err, p) => {
+        if (err !== null) reject(err);
+        else resolve(p);
+      });
+    });
+    this.bound = addr.startsWith("unix:") ? addr : formatHostPort(addr.slice(0, addr.lastIndexOf(":")).replace(/^\[|\]$/g, ""), port);
+    this.logger.info({ addr: this.bound }, "gateway listening");
+    return this.bound;
+  }
+
+  get address(): string | null {
+    return this.bound;
+  }
+
+  /** Resolves once every reactor in `grpc.reactors` has registered; rejects after the timeout, naming the missing ones. */
+  async waitForReactors(): Promise<void> {
+    const missing = (): string[] => this.options.config.reactors.filter((n) => !this.reactors.has(n));
+    if (missing().length === 0) return;
+    this.logger.info({ reactors: missing() }, "waiting for reactors to register");
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`reactors did not register within ${this.options.config.registrationTimeoutMs} ms: ${missing().join(", ")} (grpc.reactors)`));
+      }, this.options.config.registrationTimeoutMs);
+      const check = (): void => {
+        if (missing().length > 0) {
+          this.registrationWaiters.push(check);
+          return;
+        }
+        clearTimeout(timer);
+        resolve();
+      };
+      check();
+    });
+  }
+
+  /** Marks the services SERVING (after the Switch started) or NOT_SERVING (draining). */
+  setServing(serving: boolean): void {
+    const st = serving ? "SERVING" : "NOT_SERVING";
+    for (const name of ["", GATEWAY_SERVICE_NAME, NODE_SERVICE_NAME]) this.health.setStatus(name, st);
+  }
+
+  /** Closes the server. Call after the Switch stopped (every reactor got OnStop and its stream ended). */
+  async close(): Promise<void> {
+    this.setServing(false);
+    for (const call of this.openCalls) call.end();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 2_000);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  // ------------------------------------------------------------ Attach
+
+  private onAttach(call: ServerDuplexStream<Buffer, AttachResponse>): void {
+    this.openCalls.add(call);
+    let rr: RemoteReactor | null = null;
+    let sink: EventSink | null = null;
+    let inflight = 0;
+    let closed = false;
+    const log = this.logger.child({ peer: call.getPeer() });
+
+    const fail = (err: unknown): void => {
+      if (closed) return;
+      closed = true;
+      const st = toServiceError(err, log);
+      log.info({ reactor: rr?.name, code: st.code, details: st.details }, "attach stream ended with an error");
+      if (rr !== null && sink !== null) rr.detach(sink);
+      call.emit("error", st);
+    };
+    const finish = (): void => {
+      if (closed) return;
+      closed = true;
+      this.openCalls.delete(call);
+      if (rr !== null && sink !== null) rr.detach(sink);
+    };
+    call.on("end", () => {
+      finish();
+      call.end();
+    });
+    call.on("cancelled", finish);
+    call.on("close", finish);
+    call.on("error", finish);
+    call.on("drain", () => rr?.drained());
+
+    const reply = (requestId: bigint, outcome: CommandOutcome | null, err: unknown): void => {
+      if (closed) return;
+      const result = outcome === null ? { requestId, error: toCommandError(err, log), kind: undefined } : { requestId, error: undefined, kind: outcome };
+      call.write({ msg: { $case: "result", value: result } });
+    };
+
+    call.on("data", (raw: Buffer) => {
+      if (closed) return;
+      let req: AttachRequest;
+      try {
+        req = AttachRequest.decode(raw);
+      } catch (err) {
+        fail(invalidField("AttachRequest", `malformed message (${(err as Error).message})`));
+        return;
+      }
+      const m = req.msg;
+      if (m === undefined) {
+        fail(invalidField("AttachRequest.msg", "not set"));
+        return;
+      }
+      try {
+        switch (m.$case) {
+          case "register": {
+            if (rr !== null) throw invalidField("register", "this stream has already registered");
+            const res = this.register(m.value, call, log);
+            rr = res.rr;
+            sink = res.sink;
+            return;
+          }
+          case "ack": {
+            if (rr === null) throw failedPrecondition(ErrorReason.ERROR_REASON_NOT_REGISTERED, "ack before register");
+            const problem = rr.ack(Number(m.value.eventSeq));
+            if (problem !== null) throw invalidField("ack.event_seq", problem);
+            return;
+          }
+          case "credit": {
+            if (rr === null) throw failedPrecondition(ErrorReason.ERROR_REASON_NOT_REGISTERED, "credit before register");
+            rr.grantCredit(m.value.messages, Number(m.value.bytes));
+            return;
+          }
+          case "command": {
+            const cmd: Command = m.value;
+            if (rr === null) {
+              reply(cmd.requestId, null, failedPrecondition(ErrorReason.ERROR_REASON_NOT_REGISTERED, "command before register: send Register first"));
+              return;
+            }
+            if (inflight >= MAX_INFLIGHT_COMMANDS_PER_STREAM) {
+              reply(cmd.requestId, null, new GatewayError(GrpcStatus.RESOURCE_EXHAUSTED, ErrorReason.ERROR_REASON_TOO_MANY_COMMANDS, `more than ${MAX_INFLIGHT_COMMANDS_PER_STREAM} commands in progress on this stream`));
+              return;
+            }
+            inflight++;
+            runCommand({ rr, sw: this.options.sw }, cmd).then(
+              (outcome) => {
+                inflight--;
+                reply(cmd.requestId, outcome, null);
+              },
+              (err: unknown) => {
+                inflight--;
+                reply(cmd.requestId, null, err);
+              },
+            );
+            return;
+          }
+        }
+      } catch (err) {
+        fail(err);
+      }
+    });
+  }
+
+  private register(reg: Register, call: ServerDuplexStream<Buffer, AttachResponse>, log: Logger): { rr: RemoteReactor; sink: EventSink } {
+    const name = reg.reactorName;
+    if (!REACTOR_NAME.test(name)) throw invalidField("register.reactor_name", "must be 1..128 characters of letters, digits, '.', '_' or '-'");
+    const channels = reg.channels.map((c, i) => this.channelFromApi(c, `register.channels[${i}]`));
+    const sw = this.options.sw;
+    let rr = this.reactors.get(name);
+    if (rr === undefined) {
+      if (sw.lifecycle !== "created") {
+        throw failedPrecondition(
+          ErrorReason.ERROR_REASON_NODE_NOT_RUNNING,
+          `the node has started; reactor "${name}" did not register before start (list it in grpc.reactors so the node waits for it)`,
+        );
+      }
+      if (channels.length === 0) throw invalidField("register.channels", "at least one channel is required");
+      rr = new RemoteReactor(name, channels, this.limits, this.logger.child({ reactor: name }));
+      try {
+        sw.addReactor(name, rr);
+      } catch (err) {
+        throw new GatewayError(GrpcStatus.ALREADY_EXISTS, ErrorReason.ERROR_REASON_UNSPECIFIED, (err as Error).message);
+      }
+      this.reactors.set(name, rr);
+      log.info({ reactor: name, channels: channels.map((c) => c.id) }, "reactor registered");
+    } else {
+      if (rr.attached) throw new GatewayError(GrpcStatus.ALREADY_EXISTS, ErrorReason.ERROR_REASON_UNSPECIFIED, `reactor "${name}" is attached on another stream`);
+      const same =
+        rr.channels.length === channels.length &&
+        rr.channels.every((c, i) => {
+          const n = channels[i];
+          return n !== undefined && n.id === c.id && n.priority === c.priority && n.sendQueueCapacity === c.sendQueueCapacity && n.recvMessageCapacity === c.recvMessageCapacity && n.overflowPolicy === c.overflowPolicy;
+        });
+      if (!same) {
+        throw failedPrecondition(ErrorReason.ERROR_REASON_UNSPECIFIED, `reactor "${name}" registered different channels before; the node advertises those (restart the node to change them)`);
+      }
+    }
+    const reactor = rr;
+    const sink: EventSink = {
+      write: (events: Event[]) => call.write({ msg: { $case: "events", value: { events } } }),
+      end: () => {
+        call.end();
+      },
+      abort: (_code, message) => {
+        call.emit("error", { code: GrpcStatus.RESOURCE_EXHAUSTED, details: message });
+      },
+    };
+    const credit = reg.initialCredit;
+    // Hold events until Registered is written: it must come first on the stream.
+    const result = reactor.attach(sink, reg.sessionToken, { messages: credit?.messages ?? 0, bytes: Number(credit?.bytes ?? 0n) });
+    call.write({
+      msg: {
+        $case: "registered",
+        value: {
+          sessionToken: result.token,
+          resumed: result.resumed,
+          resumeRefusedReason: result.resumeRefusedReason,
+          nodeInfo: nodeInfoToApi(sw.nodeInfo()),
+          nextEventSeq: BigInt(result.nextEventSeq),
+        },
+      },
+    });
+    reactor.drained();
+    for (const w of this.registrationWaiters.splice(0)) w();
+    return { rr: reactor, sink };
+  }
+
+  private channelFromApi(c: ApiChannel, field: string): RemoteChannel {
+    if (c.id > 255) throw invalidField(`${field}.id`, `${c.id} is not 0..255`);
+    if (c.priority < 1) throw invalidField(`${field}.priority`, "must be at least 1");
+    let policy: OverflowPolicy;
+    if (c.overflowPolicy === ApiOverflowPolicy.OVERFLOW_POLICY_UNSPECIFIED) policy = this.options.config.defaultOverflowPolicy;
+    else {
+      const p = POLICY_FROM_API[c.overflowPolicy];
+      if (p === undefined) throw invalidField(`${field}.overflow_policy`, `unknown value ${c.overflowPolicy}`);
+      policy = p;
+    }
+    try {
+      const filled = fillChannelDefaults(
+        {
+          id: c.id,
+          priority: c.priority,
+          sendQueueCapacity: c.sendQueueCapacity,
+          recvBufferCapacity: c.recvBufferCapacity,
+          recvMessageCapacity: c.recvMessageCapacity,
+        },
+        field,
+      );
+      return { ...filled, overflowPolicy: policy };
+    } catch (err) {
+      throw invalidField(field, (err as Error).message);
+    }
+  }
+
+  // ------------------------------------------------------------ NodeService
+
+  private nodeService() {
+    const sw = this.options.sw;
+    const unary =
+      <Req, Res>(fn: (req: Req) => Res | Promise<Res>) =>
+      (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+        Promise.resolve()
+          .then(() => fn(call.request))
+          .then(
+            (res) => {
+              callback(null, res);
+            },
+            (err: unknown) => {
+              callback(toServiceError(err, this.logger));
+            },
+          );
+      };
+    return {
+      getNodeInfo: unary(() => ({ nodeInfo: nodeInfoToApi(sw.nodeInfo()) })),
+      getNetInfo: unary(() => {
+        const listen = sw.listenAddress;
+        const peers = sw.peers().list();
+        return {
+          listening: listen !== null,
+          listeners: listen === null ? [] : [`Listener(@${sw.nodeInfo().listenAddr})`],
+          nPeers: peers.length,
+          peers: peers.map(peerStatusOf),
+        };
+      }),
+      listPeers: unary(() => ({ peers: sw.peers().list().map(peerStatusOf) })),
+      dialPeers: unary(async (req: { addresses: string[] }) => {
+        if (req.addresses.length === 0) throw invalidField("addresses", "empty");
+        const outcomes = await Promise.all(
+          req.addresses.map(async (address) => {
+            try {
+              await sw.dialPeerWithAddress(address);
+              return { address, connected: true, error: "" };
+            } catch (err) {
+              return { address, connected: false, error: (err as Error).message };
+            }
+          }),
+        );
+        return { outcomes };
+      }),
+      stopPeer: unary((req: { peerId: string; reason: string }) => {
+        if (req.peerId === "") throw invalidField("peer_id", "required");
+        const peer = sw.peers().get(req.peerId);
+        if (peer === undefined) throw new GatewayError(GrpcStatus.NOT_FOUND, ErrorReason.ERROR_REASON_UNKNOWN_PEER, `no connected peer ${req.peerId}`);
+        if (req.reason === "") sw.stopPeerGracefully(peer);
+        else sw.stopPeerForError(peer, new Error(req.reason));
+        return {};
+      }),
+    };
+  }
+}

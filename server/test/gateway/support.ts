@@ -1,0 +1,58 @@
+/** Nodes with a gateway on 127.0.0.1:0 for gateway tests. */
+import { type NodeKey, generateNodeKey } from "../../src/p2p/node-key.js";
+import { Switch, type SwitchConfig } from "../../src/p2p/switch.js";
+import { DEFAULT_GATEWAY_CONFIG, Gateway, type GatewayConfig } from "../../src/gateway/gateway.js";
+import { silentLogger } from "../support/nodes.js";
+
+export interface GatewayNode {
+  readonly sw: Switch;
+  readonly gw: Gateway;
+  readonly key: NodeKey;
+  /** gRPC address host:port */
+  readonly grpc: string;
+  /** id@127.0.0.1:port, once started */
+  address(): string;
+  /** Waits for the configured reactors, then starts the Switch. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function createGatewayNode(gateway: Partial<GatewayConfig> = {}, p2p: Partial<SwitchConfig> = {}): Promise<GatewayNode> {
+  const key = generateNodeKey();
+  const sw = new Switch({
+    nodeKey: key,
+    logger: silentLogger,
+    config: {
+      network: "gw-chain",
+      moniker: "gw",
+      listen: { host: "127.0.0.1", port: 0 },
+      allowDuplicateIp: true,
+      dialRandomizerMs: 0,
+      acceptRateLimit: { ratePerSecond: 1000, burst: 1000 },
+      mconn: { flushThrottleMs: 2 },
+      ...p2p,
+    },
+  });
+  const gw = new Gateway({ sw, logger: silentLogger, config: { ...DEFAULT_GATEWAY_CONFIG, laddr: "tcp://127.0.0.1:0", ...gateway } });
+  const grpc = await gw.listen();
+  let stopped = false;
+  return {
+    sw,
+    gw,
+    key,
+    grpc,
+    address: () => `${key.id}@127.0.0.1:${sw.listenAddress?.port ?? 0}`,
+    start: async () => {
+      await gw.waitForReactors();
+      await sw.start();
+      gw.setServing(true);
+    },
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      gw.setServing(false);
+      await sw.stop();
+      await gw.close();
+    },
+  };
+}
