@@ -1,0 +1,101 @@
+/**
+ * Every configuration default, in one place, as it is spelled in
+ * `config.toml`, with its unit and the reason for the value. The schema
+ * (`schema.ts`) parses these through the same validators as a user's file, the
+ * `init` template and `server/docs/CONFIG.md` are rendered from them, so a
+ * default changed here changes everywhere.
+ *
+ * Values follow CometBFT v0.38 (`config/config.go`) where CometBFT has the
+ * setting; differences say so.
+ */
+
+/** A default value with its unit and the one-line reason it was chosen. */
+export interface Default<T> {
+  readonly value: T;
+  /** Unit of the value, or "" when it has none (names, flags). */
+  readonly unit: string;
+  readonly reason: string;
+}
+
+function d<T>(value: T, unit: string, reason: string): Default<T> {
+  return Object.freeze({ value, unit, reason });
+}
+
+/** Directory used when neither `--home` nor `$SWITCHBOARD_HOME` is given, relative to the user's home. */
+export const DEFAULT_HOME_DIR_NAME = ".switchboard";
+/** Environment variable naming the home directory. */
+export const HOME_ENV_VAR = "SWITCHBOARD_HOME";
+/** Prefix of environment variables that override config keys: `SWITCHBOARD_<SECTION>_<KEY>`. */
+export const ENV_PREFIX = "SWITCHBOARD_";
+/** The config file, relative to the home directory (CometBFT's layout). */
+export const CONFIG_FILE = "config/config.toml";
+/** The node key file, relative to the home directory (CometBFT's layout and format). */
+export const NODE_KEY_FILE = "config/node_key.json";
+
+// ------------------------------------------------------------------ top level
+
+/** Used when the host name is not a valid moniker (NodeInfo wants printable ASCII). */
+export const FALLBACK_MONIKER = "switchboard";
+export const DEFAULT_MONIKER = d("", "", "empty means the machine's host name, as CometBFT does");
+export const DEFAULT_LOG_LEVEL = d("info", "", "lifecycle and peer events without per-message noise");
+export const DEFAULT_LOG_FORMAT = d("json", "", "one JSON object per line, for log collectors; `plain` is for people");
+
+// ------------------------------------------------------------------ [node]
+
+export const DEFAULT_NETWORK = d("switchboard-local", "", "a chain ID no public network uses, so a newcomer's node never joins one by accident");
+export const DEFAULT_P2P_VERSION = d(8, "", "CometBFT v0.38's p2p protocol version (peers do not compare it)");
+export const DEFAULT_BLOCK_VERSION = d(11, "", "CometBFT v0.38's block protocol version; peers must agree on it");
+export const DEFAULT_APP_VERSION = d(0, "", "the application's protocol version; 0 until an application says otherwise");
+
+// ------------------------------------------------------------------ [p2p]
+
+export const DEFAULT_P2P_LADDR = d(
+  "tcp://127.0.0.1:26656",
+  "",
+  "loopback, so a newcomer's node is not reachable from the network until they choose to; CometBFT listens on 0.0.0.0",
+);
+export const DEFAULT_EXTERNAL_ADDRESS = d("", "", "empty advertises the bound listen address");
+export const DEFAULT_SEEDS = d("", "", "no seeds: a node joins no network it was not told about");
+export const DEFAULT_PERSISTENT_PEERS = d("", "", "no persistent peers until the operator names some");
+export const DEFAULT_MAX_NUM_INBOUND_PEERS = d(40, "peers", "CometBFT's default: room for many peers within a modest file-descriptor budget");
+export const DEFAULT_MAX_NUM_OUTBOUND_PEERS = d(10, "peers", "CometBFT's default: enough diversity against eclipse attacks");
+export const DEFAULT_UNCONDITIONAL_PEER_IDS = d("", "", "no peer bypasses the limits unless named");
+export const DEFAULT_PRIVATE_PEER_IDS = d("", "", "no peer is hidden from gossip unless named");
+export const DEFAULT_SEND_RATE = d(5_120_000, "bytes/s", "CometBFT's config default (5 MB/s per connection); 0 disables the limit");
+export const DEFAULT_RECV_RATE = d(5_120_000, "bytes/s", "CometBFT's config default (5 MB/s per connection); 0 disables the limit");
+export const DEFAULT_FLUSH_THROTTLE_TIMEOUT = d("100ms", "duration", "CometBFT's default: batches small messages without adding noticeable latency");
+export const DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE = d(1024, "bytes", "CometBFT's default; Go peers reject larger packets, so change it only network-wide");
+export const DEFAULT_ALLOW_DUPLICATE_IP = d(false, "", "one peer per IP limits what a single host can take over; turn on for local testnets");
+export const DEFAULT_HANDSHAKE_TIMEOUT = d(
+  "3s",
+  "duration",
+  "the value CometBFT really applies (it ignores its own 20s setting and hard-codes 3s); we honour this key",
+);
+export const DEFAULT_DIAL_TIMEOUT = d(
+  "1s",
+  "duration",
+  "the value CometBFT really applies (it ignores its own 3s setting and hard-codes 1s); we honour this key",
+);
+export const DEFAULT_PEX = d(true, "", "CometBFT's default: peer exchange finds peers beyond the configured ones");
+export const DEFAULT_ADDR_BOOK_FILE = d("config/addrbook.json", "path", "CometBFT's location, relative to the home directory");
+export const DEFAULT_ADDR_BOOK_STRICT = d(true, "", "keep private and loopback addresses out of the book on a public network; turn off for local testnets");
+export const DEFAULT_MAX_CONCURRENT_HANDSHAKES = d(64, "handshakes", "bounds the memory and CPU an inbound connection flood can take");
+export const DEFAULT_ACCEPT_RATE_PER_IP = d(5, "connections/s", "a reconnecting peer needs far less; a flooding host is slowed down before any handshake");
+export const DEFAULT_ACCEPT_BURST_PER_IP = d(20, "connections", "absorbs a burst of honest reconnects from one host (several nodes behind one NAT)");
+
+// ------------------------------------------------------------------ [grpc]
+
+export const DEFAULT_GRPC_LADDR = d("tcp://127.0.0.1:26670", "", "loopback: reactors run beside the node, and the API is not for the open network");
+export const DEFAULT_GRPC_REACTORS = d<readonly string[]>([], "", "start the Switch at once; list reactors to make peers wait until they are attached");
+export const DEFAULT_REGISTRATION_TIMEOUT = d("60s", "duration", "long enough for reactor processes to start beside the node, short enough to fail a broken deployment");
+export const DEFAULT_EVENT_QUEUE_MAX_MESSAGES = d(10_000, "messages", "absorbs bursts (a block's worth of gossip) while bounding memory per reactor");
+export const DEFAULT_EVENT_QUEUE_MAX_BYTES = d(67_108_864, "bytes", "64 MiB per reactor: a few large blocks in flight, and a bound on memory");
+export const DEFAULT_OVERFLOW_POLICY = d("block", "", "never lose a message silently: a slow reactor slows its peers down (TCP backpressure)");
+export const DEFAULT_RESUME_WINDOW = d("30s", "duration", "a reactor process can restart and resume its stream without its peers being dropped");
+export const DEFAULT_MAX_MESSAGE_BYTES = d(115_343_360, "bytes", "110 MiB, so that a 100 MiB blocksync message and its envelope fit");
+
+// ------------------------------------------------------------------ [instrumentation]
+
+export const DEFAULT_PROMETHEUS = d(false, "", "CometBFT's default: no extra listener unless asked for");
+export const DEFAULT_PROMETHEUS_LISTEN_ADDR = d(":26660", "", "CometBFT's default port; an empty host means every interface, as in CometBFT");
+export const DEFAULT_NAMESPACE = d("cometbft", "", "CometBFT's metric names, so existing dashboards and alerts work unchanged");

@@ -1,0 +1,105 @@
+/**
+ * /metrics over real HTTP, on a node built by the composition root, with a
+ * second node connected over real TCP.
+ */
+import { createServer, type Server } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { resolveConfig } from "../../src/config/load.js";
+import { MetricsServerError } from "../../src/metrics/server.js";
+import { createNode, type SwitchboardNode } from "../../src/node.js";
+
+const silent = pino({ level: "silent" });
+const nodes: SwitchboardNode[] = [];
+const dirs: string[] = [];
+
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function node(flags: Record<string, string>): Promise<SwitchboardNode> {
+  const home = await mkdtemp(join(tmpdir(), "sb-metrics-"));
+  dirs.push(home);
+  const config = resolveConfig({ flags: { "node.network": "metrics-test", "p2p.laddr": "tcp://127.0.0.1:0", ...flags } }).config;
+  const n = await createNode(config, { home, logger: silent });
+  nodes.push(n);
+  return n;
+}
+
+function value(text: string, prefix: string): number | undefined {
+  const line = text.split("\n").find((l) => l.startsWith(prefix));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
+describe("/metrics", () => {
+  it("shows the connected peer and its byte counters, and forgets it when it leaves", async () => {
+    const a = await node({ "instrumentation.prometheus": "true", "instrumentation.prometheus_listen_addr": "127.0.0.1:0" });
+    await a.start();
+    const url = a.metricsUrl();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const b = await node({ "p2p.persistent_peers": a.p2pAddress() ?? "" });
+    await b.start();
+    const bId = b.nodeKey.id;
+    const labels = `{chain_id="metrics-test"}`;
+
+    await vi.waitFor(() => {
+      expect(a.switch.peers().has(bId)).toBe(true);
+    }, 10_000);
+    // B asks A for addresses on the PEX channel (0x00) as soon as it is connected; A answers.
+    let text = "";
+    await vi.waitFor(async () => {
+      text = await (await fetch(url!)).text();
+      expect(value(text, `cometbft_p2p_peer_receive_bytes_total{peer_id="${bId}",chID="0x0",chain_id="metrics-test"}`)).toBeGreaterThan(0);
+      expect(value(text, `cometbft_p2p_peer_send_bytes_total{peer_id="${bId}",chID="0x0",chain_id="metrics-test"}`)).toBeGreaterThan(0);
+    }, 10_000);
+    expect(text).toContain(`cometbft_p2p_peers${labels} 1\n`);
+    expect(value(text, `cometbft_p2p_peer_pending_send_bytes{peer_id="${bId}",chain_id="metrics-test"}`)).toBe(0);
+    expect(text).toContain("nodejs_eventloop_lag_seconds");
+
+    await b.stop();
+    await vi.waitFor(() => {
+      expect(a.switch.peers().size).toBe(0);
+    }, 10_000);
+    text = await (await fetch(url!)).text();
+    expect(text).toContain(`cometbft_p2p_peers${labels} 0\n`);
+    expect(text).not.toContain(bId);
+  });
+
+  it("answers 404 elsewhere, and stops listening when the node stops", async () => {
+    const a = await node({ "instrumentation.prometheus": "true", "instrumentation.prometheus_listen_addr": "127.0.0.1:0" });
+    await a.start();
+    const url = a.metricsUrl()!;
+    expect((await fetch(url.replace("/metrics", "/"))).status).toBe(404);
+    expect((await fetch(url)).headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
+    await a.stop();
+    await expect(fetch(url)).rejects.toThrow();
+  });
+
+  it("is not served when instrumentation.prometheus is off", async () => {
+    const a = await node({});
+    await a.start();
+    expect(a.metricsUrl()).toBeNull();
+  });
+
+  it("a port in use fails the start with a message naming the key and the address, and nothing stays open", async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const a = await node({ "instrumentation.prometheus": "true", "instrumentation.prometheus_listen_addr": `127.0.0.1:${port}` });
+      const err = await a.start().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MetricsServerError);
+      expect((err as Error).message).toBe(
+        `cannot serve metrics on instrumentation.prometheus_listen_addr 127.0.0.1:${port}: address already in use (is another node or exporter running?)`,
+      );
+      expect(a.state).toBe("stopped");
+      expect(a.switch.listenAddress).toBeNull();
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+});
