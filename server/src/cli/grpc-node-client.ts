@@ -1,0 +1,98 @@
+/** The CLI's NodeClient over the node's gRPC NodeService. */
+import { Metadata, type ServiceError, credentials, status } from "@grpc/grpc-js";
+import {
+  type DialPeersResponse,
+  type GetNetInfoResponse,
+  type ListPeersResponse,
+  NodeServiceClient,
+  type PeerStatus,
+  type StopPeerResponse,
+} from "../gen/switchboard/gateway/v1/gateway.js";
+import type { NodeClient, NodeClientFactory, NodePeer } from "./node-client.js";
+
+/** A NodeService call that failed; the message is the node's own. */
+export class NodeServiceCallError extends Error {
+  readonly code = "node_service_call_failed";
+  constructor(target: string, err: ServiceError) {
+    super(err.code === status.UNAVAILABLE ? `cannot reach the node at ${target}: is it running? (${err.details})` : err.details);
+    this.name = "NodeServiceCallError";
+  }
+}
+
+function peerOf(p: PeerStatus): NodePeer {
+  const ni = p.peer?.nodeInfo;
+  return {
+    peerId: p.peer?.peerId ?? "",
+    connectionId: p.peer?.connectionId ?? "",
+    outbound: p.peer?.outbound ?? false,
+    persistent: p.peer?.persistent ?? false,
+    unconditional: p.peer?.unconditional ?? false,
+    remoteAddress: p.peer?.remoteAddress ?? "",
+    socketAddress: p.peer?.socketAddress ?? "",
+    moniker: p.peer?.nodeInfo?.moniker ?? "",
+    bytesSent: Number(p.bytesSent),
+    bytesReceived: Number(p.bytesReceived),
+    sendRateBytesPerSecond: Number(p.sendRate),
+    recvRateBytesPerSecond: Number(p.recvRate),
+    durationSeconds: Number(p.durationSeconds),
+    channels: p.channels.map((c) => ({
+      id: c.id,
+      sendQueueCapacity: c.sendQueueCapacity,
+      sendQueueSize: c.sendQueueSize,
+      priority: c.priority,
+      recentlySent: Number(c.recentlySent),
+    })),
+    ...(ni === undefined
+      ? {}
+      : {
+          nodeInfo: {
+            id: ni.nodeId,
+            listenAddr: ni.listenAddr,
+            network: ni.network,
+            version: ni.version,
+            channels: Buffer.from(ni.channels).toString("hex"),
+            moniker: ni.moniker,
+            protocolVersion: { p2p: String(ni.p2pVersion), block: String(ni.blockVersion), app: String(ni.appVersion) },
+            txIndex: ni.txIndex,
+            rpcAddress: ni.rpcAddress,
+          },
+        }),
+  };
+}
+
+/** `host:port` or `unix:///path` (also accepts `tcp://host:port`). */
+export const grpcNodeClient: NodeClientFactory = (target) => {
+  const address = target.startsWith("unix://") ? `unix:${target.slice("unix://".length)}` : target.replace(/^tcp:\/\//, "");
+  const client = new NodeServiceClient(address, credentials.createInsecure());
+  const deadline = (): Date => new Date(Date.now() + 10_000);
+  const options = (): { deadline: Date } => ({ deadline: deadline() });
+  const call = <Res>(invoke: (cb: (err: ServiceError | null, res: Res) => void) => unknown): Promise<Res> =>
+    new Promise((resolve, reject) => {
+      invoke((err, res) => {
+        if (err !== null) reject(new NodeServiceCallError(target, err));
+        else resolve(res);
+      });
+    });
+  const nc: NodeClient = {
+    async netInfo() {
+      const r = await call<GetNetInfoResponse>((cb) => client.getNetInfo({}, new Metadata(), options(), cb));
+      return { listening: r.listening, listeners: r.listeners, nPeers: r.nPeers, peers: r.peers.map(peerOf) };
+    },
+    async peers() {
+      const r = await call<ListPeersResponse>((cb) => client.listPeers({}, new Metadata(), options(), cb));
+      return r.peers.map(peerOf);
+    },
+    async dial(address) {
+      const r = await call<DialPeersResponse>((cb) => client.dialPeers({ addresses: [address] }, new Metadata(), options(), cb));
+      const o = r.outcomes[0];
+      return { address, connected: o?.connected ?? false, error: o?.error ?? "no outcome" };
+    },
+    async stopPeer(peerId, reason) {
+      await call<StopPeerResponse>((cb) => client.stopPeer({ peerId, reason: reason ?? "" }, new Metadata(), options(), cb));
+    },
+    close() {
+      client.close();
+    },
+  };
+  return nc;
+};
