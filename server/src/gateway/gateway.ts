@@ -42,7 +42,7 @@ import { fillChannelDefaults } from "../wire/mconnection/channel-descriptor.js";
 import { type CommandOutcome, runCommand } from "./commands.js";
 import { nodeInfoToApi, peerStatusOf } from "./convert.js";
 import { GatewayError, failedPrecondition, invalidField } from "./errors.js";
-import { DEFAULT_REMOTE_REACTOR_LIMITS, type EventSink, type OverflowPolicy, type RemoteChannel, RemoteReactor, type RemoteReactorLimits } from "./remote-reactor.js";
+import { DEFAULT_REMOTE_REACTOR_LIMITS, type EventSink, type RemoteReactorObserver, type OverflowPolicy, type RemoteChannel, RemoteReactor, type RemoteReactorLimits } from "./remote-reactor.js";
 import { toCommandError, toServiceError } from "./status.js";
 
 export interface GatewayConfig {
@@ -106,6 +106,7 @@ export interface GatewayOptions {
   readonly sw: Switch;
   readonly config: GatewayConfig;
   readonly logger: Logger;
+  readonly observer?: RemoteReactorObserver;
 }
 
 export class Gateway {
@@ -331,7 +332,7 @@ export class Gateway {
         );
       }
       if (channels.length === 0) throw invalidField("register.channels", "at least one channel is required");
-      rr = new RemoteReactor(name, channels, this.limits, this.logger.child({ reactor: name }));
+      rr = new RemoteReactor(name, channels, this.limits, this.logger.child({ reactor: name }), this.options.observer);
       try {
         sw.addReactor(name, rr);
       } catch (err) {

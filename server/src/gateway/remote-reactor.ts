@@ -83,6 +83,12 @@ export interface EventSink {
   abort(code: "resource_exhausted", message: string): void;
 }
 
+/** Optional observations for metrics. */
+export interface RemoteReactorObserver {
+  /** An event left the queue for the stream, `pendingMs` after it entered it. */
+  eventSent?(reactor: string, pendingMs: number): void;
+}
+
 /** Counters for metrics and tests. */
 export interface RemoteReactorStats {
   eventsSent: number;
@@ -103,6 +109,8 @@ type Pending =
 
 interface Entry {
   readonly p: Pending;
+  /** performance.now() when it entered the queue. */
+  readonly enqueuedMs: number;
   /** Assigned when first sent; kept when resent. */
   seq: number;
   /** Tombstone left by drop-oldest: skipped when sending. */
@@ -161,6 +169,7 @@ export class RemoteReactor implements Reactor {
     readonly channels: readonly RemoteChannel[],
     private readonly limits: RemoteReactorLimits,
     private readonly logger: Logger,
+    private readonly observer: RemoteReactorObserver = {},
   ) {
     for (const c of channels) this.channelById.set(c.id, c);
   }
@@ -237,7 +246,7 @@ export class RemoteReactor implements Reactor {
       return;
     }
     // The envelope's bytes are only valid during the call: keep a copy.
-    const entry: Entry = { p: { t: "receive", peer: env.src, channelId: env.channelId, message: env.message.slice() }, seq: 0, dropped: false };
+    const entry: Entry = { p: { t: "receive", peer: env.src, channelId: env.channelId, message: env.message.slice() }, enqueuedMs: performance.now(), seq: 0, dropped: false };
     const size = env.message.length;
     if (this.fits(s, size)) {
       this.enqueue(s, entry);
@@ -416,7 +425,7 @@ export class RemoteReactor implements Reactor {
   private push(p: Pending): void {
     const s = this.session;
     if (s === null) return; // no session: the next one starts with a snapshot
-    this.enqueue(s, { p, seq: 0, dropped: false });
+    this.enqueue(s, { p, enqueuedMs: performance.now(), seq: 0, dropped: false });
     if (s.lifecycleCount > this.limits.lifecycleBacklogMax) {
       this.logger.warn({ reactor: this.name, backlog: s.lifecycleCount }, "reactor fell behind on peer events: session discarded");
       const sink = this.sink;
@@ -465,12 +474,12 @@ export class RemoteReactor implements Reactor {
     this.session = s;
     this.stats.freshSessions++;
     if (this.started) {
-      this.enqueue(s, { p: { t: "onStart" }, seq: 0, dropped: false });
+      this.enqueue(s, { p: { t: "onStart" }, enqueuedMs: performance.now(), seq: 0, dropped: false });
       for (const { peer, added } of this.connections.values()) {
-        this.enqueue(s, { p: { t: "init", peer }, seq: 0, dropped: false });
-        if (added) this.enqueue(s, { p: { t: "add", peer }, seq: 0, dropped: false });
+        this.enqueue(s, { p: { t: "init", peer }, enqueuedMs: performance.now(), seq: 0, dropped: false });
+        if (added) this.enqueue(s, { p: { t: "add", peer }, enqueuedMs: performance.now(), seq: 0, dropped: false });
       }
-      if (this.stopping) this.enqueue(s, { p: { t: "onStop" }, seq: 0, dropped: false });
+      if (this.stopping) this.enqueue(s, { p: { t: "onStop" }, enqueuedMs: performance.now(), seq: 0, dropped: false });
     }
     this.admitWaiters();
     return s;
@@ -506,6 +515,7 @@ export class RemoteReactor implements Reactor {
         if (batch.length > 0 && batchBytes + size > this.limits.maxBatchBytes) break;
         if (e.seq === 0) e.seq = s.nextSeq++;
         batch.push(toEvent(e));
+        this.observer.eventSent?.(this.name, performance.now() - e.enqueuedMs);
         batchBytes += size;
         this.creditMessages--;
         this.creditBytes -= size;

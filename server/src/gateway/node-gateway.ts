@@ -1,0 +1,150 @@
+/**
+ * The gateway as the node's composition root drives it, with its Prometheus
+ * metrics. Typed structurally so that the gateway does not depend on the
+ * layers above it.
+ */
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Logger } from "pino";
+import type { Switch } from "../p2p/switch.js";
+import { Gateway, type GatewayConfig } from "./gateway.js";
+
+interface MetricsSink {
+  register(extension: (registry: Registry, namespace: string) => void): void;
+}
+
+export interface NodeGatewayContext {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly metrics: MetricsSink;
+}
+
+export interface NodeGatewayHandle {
+  start(sw: Switch): Promise<void>;
+  onSwitchStarted(): void;
+  stop(): Promise<void>;
+  address(): string | null;
+}
+
+/** Builds the gateway for `createNode` (see server/src/node.ts). */
+export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
+  let gateway: Gateway | null = null;
+  const pending: { histogram: Histogram | null } = { histogram: null };
+  ctx.metrics.register((registry, ns) => {
+    pending.histogram = new Histogram({
+      name: `${ns}_gateway_event_pending_seconds`,
+      help: "Time an event waited in a reactor's queue before it was written to its stream.",
+      labelNames: ["reactor"],
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    });
+    const reactors = (): readonly [string, import("./remote-reactor.js").RemoteReactor][] => (gateway === null ? [] : [...gateway.remoteReactors()]);
+    new Gauge({
+      name: `${ns}_gateway_reactors_attached`,
+      help: "Remote reactors with a stream attached (1) or detached (0).",
+      labelNames: ["reactor"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, rr] of reactors()) this.set({ reactor: name }, rr.attached ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: `${ns}_gateway_queue_messages`,
+      help: "Events buffered per remote reactor (unsent + unacknowledged), by kind.",
+      labelNames: ["reactor", "kind"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, rr] of reactors()) {
+          const d = rr.queueDepth();
+          this.set({ reactor: name, kind: "receive" }, d.messages);
+          this.set({ reactor: name, kind: "lifecycle" }, d.lifecycle);
+        }
+      },
+    });
+    new Gauge({
+      name: `${ns}_gateway_queue_bytes`,
+      help: "Payload bytes of Receive events buffered per remote reactor.",
+      labelNames: ["reactor"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, rr] of reactors()) this.set({ reactor: name }, rr.queueDepth().bytes);
+      },
+    });
+    new Gauge({
+      name: `${ns}_gateway_credit`,
+      help: "Credit a remote reactor has left, in messages and bytes.",
+      labelNames: ["reactor", "unit"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, rr] of reactors()) {
+          const c = rr.credit();
+          this.set({ reactor: name, unit: "messages" }, c.messages);
+          this.set({ reactor: name, unit: "bytes" }, c.bytes);
+        }
+      },
+    });
+    new Counter({
+      name: `${ns}_gateway_dropped_events_total`,
+      help: "Receive events not delivered, by the policy (or missing session) that dropped them.",
+      labelNames: ["reactor", "policy"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, rr] of reactors()) {
+          for (const [policy, n] of Object.entries(rr.stats.dropped)) this.inc({ reactor: name, policy }, n);
+        }
+      },
+    });
+    new Counter({
+      name: `${ns}_gateway_blocked_total`,
+      help: "Times a peer's delivery was held because a reactor's queue was full (block policy).",
+      labelNames: ["reactor"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, rr] of reactors()) this.inc({ reactor: name }, rr.stats.blocked);
+      },
+    });
+    new Counter({
+      name: `${ns}_gateway_sessions_total`,
+      help: "Reactor sessions, resumed or started afresh.",
+      labelNames: ["reactor", "outcome"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, rr] of reactors()) {
+          this.inc({ reactor: name, outcome: "resumed" }, rr.stats.resumes);
+          this.inc({ reactor: name, outcome: "fresh" }, rr.stats.freshSessions);
+        }
+      },
+    });
+  });
+  return {
+    async start(sw) {
+      gateway = new Gateway({
+        sw,
+        config: ctx.config,
+        logger: ctx.logger,
+        observer: {
+          eventSent: (reactor, ms) => {
+            pending.histogram?.observe({ reactor }, ms / 1000);
+          },
+        },
+      });
+      await gateway.listen();
+      await gateway.waitForReactors();
+    },
+    onSwitchStarted() {
+      gateway?.setServing(true);
+    },
+    async stop() {
+      await gateway?.close();
+    },
+    address() {
+      return gateway?.address ?? null;
+    },
+  };
+}
