@@ -43,6 +43,8 @@ export interface NodeGateway {
   start(sw: Switch): Promise<void>;
   /** Called once the Switch is running (e.g. to report SERVING to health checks). */
   onSwitchStarted?(): void;
+  /** Called when the node begins to stop, before the Switch stops (report NOT_SERVING). */
+  beginDrain?(): void;
   /** Called after the Switch has stopped: every reactor has had its OnStop. */
   stop(): Promise<void>;
   /** The bound address, for the start banner. */
@@ -330,6 +332,7 @@ export async function createNode(config: SwitchboardConfig, options: NodeOptions
         }
         state = "stopping";
         log.info("stopping node");
+        gateway?.beginDrain?.();
         try {
           await sw.stop();
         } catch (err) {

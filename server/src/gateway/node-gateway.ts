@@ -21,6 +21,7 @@ export interface NodeGatewayContext {
 export interface NodeGatewayHandle {
   start(sw: Switch): Promise<void>;
   onSwitchStarted(): void;
+  beginDrain(): void;
   stop(): Promise<void>;
   address(): string | null;
 }
@@ -139,6 +140,9 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
     },
     onSwitchStarted() {
       gateway?.setServing(true);
+    },
+    beginDrain() {
+      gateway?.setServing(false);
     },
     async stop() {
       await gateway?.close();
