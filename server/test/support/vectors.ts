@@ -1,9 +1,16 @@
-/** Loads the shared protocol test vectors (../shared/protocol/testvectors). */
+/**
+ * Loads the protocol test vectors. server/test/vectors/ is a copy of the
+ * project's shared vectors (shared/protocol/testvectors), kept in the
+ * repository so that a clone tests itself; a test fails if they drift apart
+ * while the shared copy is present.
+ */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 
-export const VECTORS_DIR = fileURLToPath(new URL("../../../../shared/protocol/testvectors/", import.meta.url));
+export const VECTORS_DIR = fileURLToPath(new URL("../vectors/", import.meta.url));
+/** The shared copy, beside the repository (present for developers and CI). */
+export const SHARED_VECTORS_DIR = fileURLToPath(new URL("../../../../shared/protocol/testvectors/", import.meta.url));
 
 export function readVectorFile(name: string): string {
   return readFileSync(join(VECTORS_DIR, name), "utf8");

@@ -14,7 +14,7 @@ interface Side {
   signature: string;
 }
 const vector = JSON.parse(
-  readFileSync(new URL("../secret-connection/testdata/secret_connection_handshake_vector.json", import.meta.url), "utf8"),
+  readFileSync(new URL("../../vectors/secret_connection_handshake_vector.json", import.meta.url), "utf8"),
 ) as { A: Side; B: Side; challenge: string };
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "hex"));

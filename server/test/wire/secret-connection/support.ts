@@ -35,7 +35,7 @@ export interface HandshakeVector {
 }
 
 export function loadHandshakeVector(): HandshakeVector {
-  return JSON.parse(readFileSync(new URL("testdata/secret_connection_handshake_vector.json", import.meta.url), "utf8")) as HandshakeVector;
+  return JSON.parse(readFileSync(new URL("../../vectors/secret_connection_handshake_vector.json", import.meta.url), "utf8")) as HandshakeVector;
 }
 
 export interface GoldenLine {
@@ -48,7 +48,7 @@ export interface GoldenLine {
 
 /** The 32 lines of CometBFT's TestDeriveSecretsAndChallengeGolden.golden, parsed as committed. */
 export function loadGoldenKdf(): GoldenLine[] {
-  const text = readFileSync(new URL("testdata/TestDeriveSecretsAndChallengeGolden.golden", import.meta.url), "utf8");
+  const text = readFileSync(new URL("../../vectors/TestDeriveSecretsAndChallengeGolden.golden", import.meta.url), "utf8");
   return text
     .split("\n")
     .filter((l) => l.length > 0)
