@@ -6,7 +6,7 @@
  * peer removed, every reactor stopped, listeners closed), then the process
  * exits 0. A second signal exits at once with code 1.
  */
-import { grpcNodeClient } from "./cli/grpc-node-client.js";
+import { createGrpcNodeClient, nodeClientSecurityFromEnv } from "./cli/grpc-node-client.js";
 import { runCli } from "./cli/index.js";
 import { createNodeGateway } from "./gateway/node-gateway.js";
 
@@ -30,7 +30,7 @@ const code = await runCli(process.argv.slice(2), {
   env: process.env,
   signal: controller.signal,
   gateway: createNodeGateway,
-  nodeClient: grpcNodeClient,
+  nodeClient: createGrpcNodeClient(nodeClientSecurityFromEnv(process.env)),
 });
 // Exit even if a stray handle would keep the event loop alive: the node has stopped.
 process.exit(code);

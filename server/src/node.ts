@@ -54,6 +54,8 @@ export interface NodeGateway {
 /** What the node hands the gateway when it builds it. */
 export interface GatewayContext {
   readonly config: GatewayConfig;
+  /** The node's home: relative paths in the config resolve against it. */
+  readonly home: string;
   readonly nodeId: string;
   /** The node's root logger; the gateway takes `child({ module: "gateway" })`. */
   readonly logger: Logger;
@@ -250,7 +252,7 @@ export async function createNode(config: SwitchboardConfig, options: NodeOptions
   for (const r of options.reactors ?? []) sw.addReactor(r.name, r.reactor);
   metrics.observeSwitch(sw);
 
-  const gateway = options.gateway?.({ config: config.grpc, nodeId: nodeKey.id, logger, metrics }) ?? null;
+  const gateway = options.gateway?.({ config: config.grpc, home: options.home, nodeId: nodeKey.id, logger, metrics }) ?? null;
 
   let state: NodeState = "created";
   let metricsServer: MetricsServer | null = null;

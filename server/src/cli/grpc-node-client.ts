@@ -1,5 +1,6 @@
 /** The CLI's NodeClient over the node's gRPC NodeService. */
-import { Metadata, type ServiceError, credentials, status } from "@grpc/grpc-js";
+import { readFileSync } from "node:fs";
+import { type ChannelCredentials, Metadata, type ServiceError, credentials, status } from "@grpc/grpc-js";
 import {
   type DialPeersResponse,
   type GetNetInfoResponse,
@@ -14,7 +15,13 @@ import type { NodeClient, NodeClientFactory, NodePeer } from "./node-client.js";
 export class NodeServiceCallError extends Error {
   readonly code = "node_service_call_failed";
   constructor(target: string, err: ServiceError) {
-    super(err.code === status.UNAVAILABLE ? `cannot reach the node at ${target}: is it running? (${err.details})` : err.details);
+    super(
+      err.code === status.UNAVAILABLE
+        ? `cannot reach the node at ${target}: is it running? (${err.details})`
+        : err.code === status.UNAUTHENTICATED || err.code === status.PERMISSION_DENIED
+          ? `${err.details} (set SWITCHBOARD_GRPC_TOKEN, or SWITCHBOARD_GRPC_CERT_FILE and SWITCHBOARD_GRPC_KEY_FILE)`
+          : err.details,
+    );
     this.name = "NodeServiceCallError";
   }
 }
@@ -60,10 +67,53 @@ function peerOf(p: PeerStatus): NodePeer {
   };
 }
 
-/** `host:port` or `unix:///path` (also accepts `tcp://host:port`). */
-export const grpcNodeClient: NodeClientFactory = (target) => {
+/** How the CLI authenticates to a gateway that asks for it. */
+export interface NodeClientSecurity {
+  /** Bearer token (the admin token for dial and stop-peer). */
+  readonly token?: string | undefined;
+  /** PEM CA that signed the gateway's certificate: connect with TLS. */
+  readonly caFile?: string | undefined;
+  /** PEM client certificate and key, for mutual TLS. */
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
+}
+
+/**
+ * The CLI's security settings from the environment: SWITCHBOARD_GRPC_TOKEN,
+ * SWITCHBOARD_GRPC_CA_FILE, SWITCHBOARD_GRPC_CERT_FILE, SWITCHBOARD_GRPC_KEY_FILE.
+ */
+export function nodeClientSecurityFromEnv(env: Readonly<Record<string, string | undefined>>): NodeClientSecurity {
+  return {
+    token: env["SWITCHBOARD_GRPC_TOKEN"],
+    caFile: env["SWITCHBOARD_GRPC_CA_FILE"],
+    certFile: env["SWITCHBOARD_GRPC_CERT_FILE"],
+    keyFile: env["SWITCHBOARD_GRPC_KEY_FILE"],
+  };
+}
+
+function channelCredentials(sec: NodeClientSecurity): ChannelCredentials {
+  const none = (v: string | undefined): boolean => v === undefined || v === "";
+  if (none(sec.caFile) && none(sec.certFile)) return credentials.createInsecure();
+  const read = (path: string | undefined): Buffer | null => (none(path) ? null : readFileSync(path as string));
+  return credentials.createSsl(read(sec.caFile), read(sec.keyFile), read(sec.certFile));
+}
+
+/** A NodeClient factory that authenticates as `security` says. */
+export function createGrpcNodeClient(security: NodeClientSecurity = {}): NodeClientFactory {
+  return (target) => grpcNodeClientWith(target, security);
+}
+
+/** `host:port` or `unix:///path` (also accepts `tcp://host:port`), no TLS, no token. */
+export const grpcNodeClient: NodeClientFactory = (target) => grpcNodeClientWith(target, {});
+
+function grpcNodeClientWith(target: string, security: NodeClientSecurity): NodeClient {
   const address = target.startsWith("unix://") ? `unix:${target.slice("unix://".length)}` : target.replace(/^tcp:\/\//, "");
-  const client = new NodeServiceClient(address, credentials.createInsecure());
+  const client = new NodeServiceClient(address, channelCredentials(security));
+  const metadata = (): Metadata => {
+    const md = new Metadata();
+    if (security.token !== undefined && security.token !== "") md.set("authorization", `Bearer ${security.token}`);
+    return md;
+  };
   const deadline = (): Date => new Date(Date.now() + 10_000);
   const options = (): { deadline: Date } => ({ deadline: deadline() });
   const call = <Res>(invoke: (cb: (err: ServiceError | null, res: Res) => void) => unknown): Promise<Res> =>
@@ -75,24 +125,24 @@ export const grpcNodeClient: NodeClientFactory = (target) => {
     });
   const nc: NodeClient = {
     async netInfo() {
-      const r = await call<GetNetInfoResponse>((cb) => client.getNetInfo({}, new Metadata(), options(), cb));
+      const r = await call<GetNetInfoResponse>((cb) => client.getNetInfo({}, metadata(), options(), cb));
       return { listening: r.listening, listeners: r.listeners, nPeers: r.nPeers, peers: r.peers.map(peerOf) };
     },
     async peers() {
-      const r = await call<ListPeersResponse>((cb) => client.listPeers({}, new Metadata(), options(), cb));
+      const r = await call<ListPeersResponse>((cb) => client.listPeers({}, metadata(), options(), cb));
       return r.peers.map(peerOf);
     },
     async dial(address) {
-      const r = await call<DialPeersResponse>((cb) => client.dialPeers({ addresses: [address] }, new Metadata(), options(), cb));
+      const r = await call<DialPeersResponse>((cb) => client.dialPeers({ addresses: [address] }, metadata(), options(), cb));
       const o = r.outcomes[0];
       return { address, connected: o?.connected ?? false, error: o?.error ?? "no outcome" };
     },
     async stopPeer(peerId, reason) {
-      await call<StopPeerResponse>((cb) => client.stopPeer({ peerId, reason: reason ?? "" }, new Metadata(), options(), cb));
+      await call<StopPeerResponse>((cb) => client.stopPeer({ peerId, reason: reason ?? "" }, metadata(), options(), cb));
     },
     close() {
       client.close();
     },
   };
   return nc;
-};
+}

@@ -93,6 +93,10 @@ export const DEFAULT_EVENT_QUEUE_MAX_BYTES = d(67_108_864, "bytes", "64 MiB per 
 export const DEFAULT_OVERFLOW_POLICY = d("block", "", "never lose a message silently: a slow reactor slows its peers down (TCP backpressure)");
 export const DEFAULT_RESUME_WINDOW = d("30s", "duration", "a reactor process can restart and resume its stream without its peers being dropped");
 export const DEFAULT_MAX_MESSAGE_BYTES = d(115_343_360, "bytes", "110 MiB, so that a 100 MiB blocksync message and its envelope fit");
+export const DEFAULT_GRPC_TLS_CERT_FILE = d("", "path", "no TLS: the default listen address is loopback, which needs none");
+export const DEFAULT_GRPC_TLS_KEY_FILE = d("", "path", "no TLS: the default listen address is loopback, which needs none");
+export const DEFAULT_GRPC_TLS_CLIENT_CA_FILE = d("", "path", "no client certificates asked for unless mutual TLS is wanted");
+export const DEFAULT_GRPC_CREDENTIALS_FILE = d("", "path", "no authentication: only local processes reach the default loopback listener");
 
 // ------------------------------------------------------------------ [instrumentation]
 

@@ -25,6 +25,7 @@ import {
   parsePeerList,
   parsePositiveNumber,
   parseRelativeOrAbsolutePath,
+  parseOptionalPath,
   parseTcpAddress,
 } from "./values.js";
 
@@ -94,6 +95,13 @@ export interface GatewayConfig {
   readonly resumeWindowMs: number;
   /** Largest gRPC message, either way. */
   readonly maxMessageBytes: number;
+  /** PEM certificate chain for TLS; "" for none. */
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  /** PEM CA for mutual TLS; "" for none. */
+  readonly tlsClientCaFile: string;
+  /** Credentials file; "" for no authentication. */
+  readonly credentialsFile: string;
 }
 
 export interface InstrumentationConfig {
@@ -207,6 +215,11 @@ export const GRPC_EVENT_QUEUE_MAX_MESSAGES = key("grpc", "event_queue_max_messag
 export const GRPC_EVENT_QUEUE_MAX_BYTES = key("grpc", "event_queue_max_bytes", D.DEFAULT_EVENT_QUEUE_MAX_BYTES, POSITIVE_INTEGER, "Bytes of events queued for one reactor stream, at most", (raw, o) => parseInteger(raw, o, 1, Number.MAX_SAFE_INTEGER));
 export const GRPC_DEFAULT_OVERFLOW_POLICY = key("grpc", "default_overflow_policy", D.DEFAULT_OVERFLOW_POLICY, `one of ${OVERFLOW_POLICIES.join(", ")}`, "What happens when a reactor's event queue is full, unless the reactor chose a policy when it registered", (raw) => parseEnum(raw, OVERFLOW_POLICIES));
 export const GRPC_RESUME_WINDOW = key("grpc", "resume_window", D.DEFAULT_RESUME_WINDOW, DURATION, "How long a reactor whose stream dropped may reattach and resume before it is treated as gone (0: no resuming)", (raw) => parseDuration(raw));
+const OPTIONAL_PATH = '"" or a file path (relative to the home directory)';
+export const GRPC_TLS_CERT_FILE = key("grpc", "tls_cert_file", D.DEFAULT_GRPC_TLS_CERT_FILE, OPTIONAL_PATH, "PEM certificate chain of the gateway; with tls_key_file it serves TLS (required when laddr is not loopback or a unix socket)", (raw) => parseOptionalPath(raw));
+export const GRPC_TLS_KEY_FILE = key("grpc", "tls_key_file", D.DEFAULT_GRPC_TLS_KEY_FILE, OPTIONAL_PATH, "PEM private key for tls_cert_file", (raw) => parseOptionalPath(raw));
+export const GRPC_TLS_CLIENT_CA_FILE = key("grpc", "tls_client_ca_file", D.DEFAULT_GRPC_TLS_CLIENT_CA_FILE, OPTIONAL_PATH, "PEM CA: when set, clients must present a certificate it signed (mutual TLS)", (raw) => parseOptionalPath(raw));
+export const GRPC_CREDENTIALS_FILE = key("grpc", "credentials_file", D.DEFAULT_GRPC_CREDENTIALS_FILE, OPTIONAL_PATH, "TOML file mapping reactor names and the admin role to tokens or client-certificate identities; when set, every call must authenticate", (raw) => parseOptionalPath(raw));
 export const GRPC_MAX_MESSAGE_BYTES = key("grpc", "max_message_bytes", D.DEFAULT_MAX_MESSAGE_BYTES, "an integer from 1024 to 2147483647", "Largest gRPC message the gateway sends or receives", (raw, o) => parseInteger(raw, o, 1024, INT32_MAX));
 
 export const INSTRUMENTATION_PROMETHEUS = key("instrumentation", "prometheus", D.DEFAULT_PROMETHEUS, BOOLEAN, "When true, Prometheus metrics are served under /metrics on prometheus_listen_addr", (raw, o) => parseBoolean(raw, o));
@@ -251,6 +264,10 @@ export const ALL_KEYS: readonly KeySpec<unknown>[] = [
   GRPC_DEFAULT_OVERFLOW_POLICY,
   GRPC_RESUME_WINDOW,
   GRPC_MAX_MESSAGE_BYTES,
+  GRPC_TLS_CERT_FILE,
+  GRPC_TLS_KEY_FILE,
+  GRPC_TLS_CLIENT_CA_FILE,
+  GRPC_CREDENTIALS_FILE,
   INSTRUMENTATION_PROMETHEUS,
   INSTRUMENTATION_PROMETHEUS_LISTEN_ADDR,
   INSTRUMENTATION_NAMESPACE,
@@ -333,6 +350,10 @@ export function buildConfig(get: <T>(spec: KeySpec<T>) => T): SwitchboardConfig 
       defaultOverflowPolicy: get(GRPC_DEFAULT_OVERFLOW_POLICY),
       resumeWindowMs: get(GRPC_RESUME_WINDOW),
       maxMessageBytes: get(GRPC_MAX_MESSAGE_BYTES),
+      tlsCertFile: get(GRPC_TLS_CERT_FILE),
+      tlsKeyFile: get(GRPC_TLS_KEY_FILE),
+      tlsClientCaFile: get(GRPC_TLS_CLIENT_CA_FILE),
+      credentialsFile: get(GRPC_CREDENTIALS_FILE),
     },
     instrumentation: {
       prometheus: get(INSTRUMENTATION_PROMETHEUS),

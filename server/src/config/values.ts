@@ -323,3 +323,13 @@ export function parseRelativeOrAbsolutePath(raw: unknown): string {
   if (s.length === 0) throw new ValueError("must not be empty");
   return s;
 }
+
+/** An optional file path: "" for none; otherwise not blank and free of control characters. */
+export function parseOptionalPath(raw: unknown): string {
+  const s = parseString(raw);
+  if (s === "") return "";
+  if (s.trim() === "") throw new ValueError("is blank (use \"\" for none)");
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (/[\u0000-\u001f]/.test(s)) throw new ValueError("contains a control character");
+  return s.trim();
+}

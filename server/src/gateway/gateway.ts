@@ -10,9 +10,11 @@
  * registered before may re-attach at any time (resume or fresh session).
  */
 import { existsSync } from "node:fs";
+import type { PeerCertificate } from "node:tls";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  type Metadata,
   type sendUnaryData,
   type ServerDuplexStream,
   type ServerUnaryCall,
@@ -44,6 +46,7 @@ import { nodeInfoToApi, peerStatusOf } from "./convert.js";
 import { GatewayError, failedPrecondition, invalidField } from "./errors.js";
 import { DEFAULT_REMOTE_REACTOR_LIMITS, type EventSink, type RemoteReactorObserver, type OverflowPolicy, type RemoteChannel, RemoteReactor, type RemoteReactorLimits } from "./remote-reactor.js";
 import { toCommandError, toServiceError } from "./status.js";
+import { type GatewaySecurity, GatewaySecurityError, type Identity, authenticate, bearerToken, isLocalOnly } from "./security.js";
 
 export interface GatewayConfig {
   /** `tcp://HOST:PORT`, `HOST:PORT` or `unix:///PATH`. */
@@ -107,6 +110,8 @@ export interface GatewayOptions {
   readonly config: GatewayConfig;
   readonly logger: Logger;
   readonly observer?: RemoteReactorObserver;
+  /** TLS and credentials. @default none: loopback and Unix sockets only */
+  readonly security?: GatewaySecurity;
 }
 
 export class Gateway {
@@ -118,9 +123,11 @@ export class Gateway {
   private readonly limits: RemoteReactorLimits;
   private bound: string | null = null;
   private readonly openCalls = new Set<ServerDuplexStream<Buffer, AttachResponse>>();
+  private readonly security: GatewaySecurity;
 
   constructor(private readonly options: GatewayOptions) {
     this.logger = options.logger.child({ module: "gateway" });
+    this.security = options.security ?? { tls: null, credentials: null };
     this.limits = {
       ...DEFAULT_REMOTE_REACTOR_LIMITS,
       eventQueueMaxMessages: options.config.eventQueueMaxMessages,
@@ -157,8 +164,21 @@ export class Gateway {
   /** Starts listening; resolves with the bound address (`host:port` or `unix:/path`). */
   async listen(): Promise<string> {
     const addr = toGrpcAddress(this.options.config.laddr);
+    const tls = this.security.tls;
+    if (tls === null && !isLocalOnly(addr)) {
+      throw new GatewaySecurityError(
+        `grpc.laddr ${this.options.config.laddr}: listening beyond loopback requires TLS: set grpc.tls_cert_file and grpc.tls_key_file (or listen on 127.0.0.1 or a unix:// socket)`,
+      );
+    }
+    if (this.security.credentials === null && !isLocalOnly(addr)) {
+      this.logger.warn({ addr }, "the gateway accepts any client that completes TLS: set grpc.credentials_file to require credentials");
+    }
+    const serverCredentials =
+      tls === null
+        ? ServerCredentials.createInsecure()
+        : ServerCredentials.createSsl(tls.clientCa, [{ cert_chain: tls.certChain, private_key: tls.privateKey }], tls.clientCa !== null);
     const port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(addr, ServerCredentials.createInsecure(), (err, p) => {
+      this.server.bindAsync(addr, serverCredentials, (err, p) => {
         if (err !== null) reject(err);
         else resolve(p);
       });
@@ -215,6 +235,29 @@ export class Gateway {
     });
   }
 
+  // ------------------------------------------------------------ Identity
+
+  /**
+   * The caller's identity: null when no credentials are configured (anyone
+   * local may call); throws UNAUTHENTICATED when they are and none match.
+   */
+  private identify(call: { metadata: Metadata; getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null; getPeer(): string }): Identity | null {
+    const creds = this.security.credentials;
+    if (creds === null) return null;
+    const identity = authenticate(creds, bearerToken(call.metadata.get("authorization")), call.getAuthContext()?.sslPeerCertificate);
+    if (identity === null) {
+      this.logger.warn({ peer: call.getPeer() }, "gRPC call refused: missing or invalid credentials");
+      throw new GatewayError(GrpcStatus.UNAUTHENTICATED, ErrorReason.ERROR_REASON_UNSPECIFIED, "missing or invalid credentials (authorization: Bearer <token>, or a client certificate)");
+    }
+    return identity;
+  }
+
+  private requireAdmin(identity: Identity | null, what: string, peer: string): void {
+    if (identity === null || identity.admin) return;
+    this.logger.warn({ peer, via: identity.via, what }, "gRPC call refused: admin credential required");
+    throw new GatewayError(GrpcStatus.PERMISSION_DENIED, ErrorReason.ERROR_REASON_UNSPECIFIED, `${what} needs the admin credential`);
+  }
+
   // ------------------------------------------------------------ Attach
 
   private onAttach(call: ServerDuplexStream<Buffer, AttachResponse>): void {
@@ -247,6 +290,13 @@ export class Gateway {
     call.on("close", finish);
     call.on("error", finish);
     call.on("drain", () => rr?.drained());
+    let identity: Identity | null;
+    try {
+      identity = this.identify(call);
+    } catch (err) {
+      fail(err);
+      return;
+    }
 
     const reply = (requestId: bigint, outcome: CommandOutcome | null, err: unknown): void => {
       if (closed) return;
@@ -272,7 +322,7 @@ export class Gateway {
         switch (m.$case) {
           case "register": {
             if (rr !== null) throw invalidField("register", "this stream has already registered");
-            const res = this.register(m.value, call, log);
+            const res = this.register(m.value, call, log, identity);
             rr = res.rr;
             sink = res.sink;
             return;
@@ -318,9 +368,13 @@ export class Gateway {
     });
   }
 
-  private register(reg: Register, call: ServerDuplexStream<Buffer, AttachResponse>, log: Logger): { rr: RemoteReactor; sink: EventSink } {
+  private register(reg: Register, call: ServerDuplexStream<Buffer, AttachResponse>, log: Logger, identity: Identity | null): { rr: RemoteReactor; sink: EventSink } {
     const name = reg.reactorName;
     if (!REACTOR_NAME.test(name)) throw invalidField("register.reactor_name", "must be 1..128 characters of letters, digits, '.', '_' or '-'");
+    if (identity !== null && !identity.reactors.has(name)) {
+      log.warn({ reactor: name, via: identity.via }, "registration refused: credentials do not cover this reactor");
+      throw new GatewayError(GrpcStatus.PERMISSION_DENIED, ErrorReason.ERROR_REASON_UNSPECIFIED, `these credentials may not register reactor "${name}"`);
+    }
     const channels = reg.channels.map((c, i) => this.channelFromApi(c, `register.channels[${i}]`));
     const sw = this.options.sw;
     let rr = this.reactors.get(name);
@@ -414,10 +468,14 @@ export class Gateway {
   private nodeService() {
     const sw = this.options.sw;
     const unary =
-      <Req, Res>(fn: (req: Req) => Res | Promise<Res>) =>
+      <Req, Res>(fn: (req: Req) => Res | Promise<Res>, adminOnly = false, what = "") =>
       (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
         Promise.resolve()
-          .then(() => fn(call.request))
+          .then(() => {
+            const identity = this.identify(call);
+            if (adminOnly) this.requireAdmin(identity, what, call.getPeer());
+            return fn(call.request);
+          })
           .then(
             (res) => {
               callback(null, res);
@@ -453,7 +511,7 @@ export class Gateway {
           }),
         );
         return { outcomes };
-      }),
+      }, true, "DialPeers"),
       stopPeer: unary((req: { peerId: string; reason: string }) => {
         if (req.peerId === "") throw invalidField("peer_id", "required");
         const peer = sw.peers().get(req.peerId);
@@ -461,7 +519,7 @@ export class Gateway {
         if (req.reason === "") sw.stopPeerGracefully(peer);
         else sw.stopPeerForError(peer, new Error(req.reason));
         return {};
-      }),
+      }, true, "StopPeer"),
     };
   }
 }

@@ -3,17 +3,61 @@
  * metrics. Typed structurally so that the gateway does not depend on the
  * layers above it.
  */
+import { readFile } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "pino";
 import type { Switch } from "../p2p/switch.js";
 import { Gateway, type GatewayConfig } from "./gateway.js";
+import { type GatewaySecurity, GatewaySecurityError, parseCredentials } from "./security.js";
+
+/** The config keys of the gateway's TLS and credentials files ("" = unset). */
+export interface GatewayFiles {
+  readonly tlsCertFile: string;
+  readonly tlsKeyFile: string;
+  readonly tlsClientCaFile: string;
+  readonly credentialsFile: string;
+}
+
+async function readConfigured(home: string, key: string, path: string): Promise<Buffer> {
+  const full = isAbsolute(path) ? path : join(home, path);
+  try {
+    return await readFile(full);
+  } catch (err) {
+    throw new GatewaySecurityError(`grpc.${key}: cannot read ${full} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
+/** Reads the TLS material and the credentials file the config names. */
+export async function loadGatewaySecurity(files: GatewayFiles, home: string): Promise<GatewaySecurity> {
+  if ((files.tlsCertFile === "") !== (files.tlsKeyFile === "")) {
+    throw new GatewaySecurityError("grpc.tls_cert_file and grpc.tls_key_file go together: set both or neither");
+  }
+  if (files.tlsClientCaFile !== "" && files.tlsCertFile === "") {
+    throw new GatewaySecurityError("grpc.tls_client_ca_file needs TLS: set grpc.tls_cert_file and grpc.tls_key_file too");
+  }
+  const tls =
+    files.tlsCertFile === ""
+      ? null
+      : {
+          certChain: await readConfigured(home, "tls_cert_file", files.tlsCertFile),
+          privateKey: await readConfigured(home, "tls_key_file", files.tlsKeyFile),
+          clientCa: files.tlsClientCaFile === "" ? null : await readConfigured(home, "tls_client_ca_file", files.tlsClientCaFile),
+        };
+  const credentials =
+    files.credentialsFile === ""
+      ? null
+      : parseCredentials((await readConfigured(home, "credentials_file", files.credentialsFile)).toString("utf8"), `grpc.credentials_file ${files.credentialsFile}`);
+  return { tls, credentials };
+}
 
 interface MetricsSink {
   register(extension: (registry: Registry, namespace: string) => void): void;
 }
 
 export interface NodeGatewayContext {
-  readonly config: GatewayConfig;
+  readonly config: GatewayConfig & GatewayFiles;
+  readonly home: string;
   readonly logger: Logger;
   readonly metrics: MetricsSink;
 }
@@ -125,10 +169,12 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
   });
   return {
     async start(sw) {
+      const security = await loadGatewaySecurity(ctx.config, ctx.home);
       gateway = new Gateway({
         sw,
         config: ctx.config,
         logger: ctx.logger,
+        security,
         observer: {
           eventSent: (reactor, ms) => {
             pending.histogram?.observe({ reactor }, ms / 1000);

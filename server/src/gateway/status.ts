@@ -11,6 +11,7 @@ import { NetAddressError } from "../p2p/net-address.js";
 import { PeerDataFullError } from "../p2p/peer.js";
 import { AlreadyConnectedError, OutboundLimitError, SwitchConfigError, SwitchStoppingError } from "../p2p/switch.js";
 import { GatewayError } from "./errors.js";
+import { GatewaySecurityError } from "./security.js";
 
 interface Mapped {
   readonly code: GrpcStatus;
@@ -20,6 +21,7 @@ interface Mapped {
 
 function map(err: unknown, logger: Logger): Mapped {
   if (err instanceof GatewayError) return { code: err.grpcCode, reason: err.reason, message: err.message };
+  if (err instanceof GatewaySecurityError) return { code: GrpcStatus.FAILED_PRECONDITION, reason: ErrorReason.ERROR_REASON_UNSPECIFIED, message: err.message };
   if (err instanceof NetAddressError) return { code: GrpcStatus.INVALID_ARGUMENT, reason: ErrorReason.ERROR_REASON_INVALID_ADDRESS, message: err.message };
   if (err instanceof PeerDataFullError) return { code: GrpcStatus.RESOURCE_EXHAUSTED, reason: ErrorReason.ERROR_REASON_PEER_DATA_FULL, message: err.message };
   if (err instanceof SwitchStoppingError) return { code: GrpcStatus.FAILED_PRECONDITION, reason: ErrorReason.ERROR_REASON_NODE_NOT_RUNNING, message: err.message };

@@ -79,6 +79,10 @@ describe("defaults", () => {
       defaultOverflowPolicy: "block",
       resumeWindowMs: 30_000,
       maxMessageBytes: 115_343_360,
+      tlsCertFile: "",
+      tlsKeyFile: "",
+      tlsClientCaFile: "",
+      credentialsFile: "",
     });
     expect(c.instrumentation).toEqual({ prometheus: false, prometheusListenAddr: { host: "", port: 26660 }, namespace: "cometbft" });
   });
@@ -199,6 +203,10 @@ const BAD_TEXT: Readonly<Record<string, string>> = {
   "grpc.default_overflow_policy": "drop",
   "grpc.resume_window": "30",
   "grpc.max_message_bytes": "10",
+  "grpc.tls_cert_file": "   ",
+  "grpc.tls_key_file": "key\u0000file",
+  "grpc.tls_client_ca_file": "   ",
+  "grpc.credentials_file": "line\nbreak",
   "instrumentation.prometheus": "please",
   "instrumentation.prometheus_listen_addr": "26660",
   "instrumentation.namespace": "1bad",

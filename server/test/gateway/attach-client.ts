@@ -3,7 +3,7 @@
  * generated messages, explicit acks and credit, so tests control every byte
  * of flow control. (The SDKs in client/ are the real clients.)
  */
-import { credentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { type ChannelCredentials, type ClientDuplexStream, Metadata, type ServiceError, credentials } from "@grpc/grpc-js";
 import {
   type AttachRequest,
   type AttachResponse,
@@ -25,6 +25,10 @@ export interface AttachOptions {
   readonly autoAck?: boolean;
   /** Grant one message of credit back per event received. @default true */
   readonly autoCredit?: boolean;
+  /** Bearer token sent as `authorization` metadata. */
+  readonly token?: string;
+  /** Channel credentials (TLS); insecure by default. */
+  readonly credentials?: ChannelCredentials;
 }
 
 export class AttachClient {
@@ -42,11 +46,13 @@ export class AttachClient {
     address: string,
     options: AttachOptions,
   ) {
-    this.client = new ReactorGatewayServiceClient(address, credentials.createInsecure(), {
+    this.client = new ReactorGatewayServiceClient(address, options.credentials ?? credentials.createInsecure(), {
       "grpc.max_receive_message_length": 128 * 1024 * 1024,
       "grpc.max_send_message_length": 128 * 1024 * 1024,
     });
-    this.call = this.client.attach();
+    const md = new Metadata();
+    if (options.token !== undefined) md.set("authorization", `Bearer ${options.token}`);
+    this.call = this.client.attach(md);
     this.call.on("data", (res: AttachResponse) => {
       const m = res.msg;
       if (m?.$case === "registered") this.registered = m.value;
