@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["**/node_modules/**", "**/dist/**", "server/src/gen/**", "client/src/gen/**", "coverage/**", "**/*.cjs"],
+    ignores: ["**/node_modules/**", "**/dist/**", "server/src/gen/**", "client/src/gen/**", "examples/*/gen/**", "coverage/**", "**/*.cjs"],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,

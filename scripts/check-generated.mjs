@@ -1,15 +1,16 @@
 // Fails when the checked-in generated code differs from what `buf generate`
 // produces from proto/ now: generated code must never drift from its source.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
 // Each template with the proto paths it is generated from (as in `npm run proto:gen`).
 const templates = [
   { file: "buf.gen.yaml", paths: [] },
   { file: "buf.gen.client.yaml", paths: ["proto/switchboard/gateway"] },
+  { file: "examples/typescript/buf.gen.yaml", paths: ["proto/switchboard/cometbft"] },
 ];
 const scratch = mkdtempSync(join(tmpdir(), "switchboard-gen-"));
 const outDirs = [];
@@ -38,6 +39,7 @@ try {
     let scratchTemplate = template;
     for (const dir of dirs) scratchTemplate = scratchTemplate.replace(`out: ${dir}`, `out: ${join(scratch, dir)}`);
     const templatePath = join(scratch, t.file);
+    mkdirSync(dirname(templatePath), { recursive: true });
     writeFileSync(templatePath, scratchTemplate);
     const args = ["generate", "--template", templatePath, ...t.paths.flatMap((p) => ["--path", p])];
     execFileSync(join(root, "node_modules/.bin/buf"), args, { cwd: root, stdio: "inherit" });
