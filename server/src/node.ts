@@ -40,7 +40,7 @@ export interface NodeGateway {
    * named in `grpc.reactors` has registered with `sw.addReactor` (reject
    * after `registrationTimeoutMs`, naming the missing ones).
    */
-  start(sw: Switch): Promise<void>;
+  start(sw: Switch, signal?: AbortSignal): Promise<void>;
   /** Called once the Switch is running (e.g. to report SERVING to health checks). */
   onSwitchStarted?(): void;
   /** Called when the node begins to stop, before the Switch stops (report NOT_SERVING). */
@@ -93,7 +93,8 @@ export interface SwitchboardNode {
   readonly pex: PexReactor | null;
   readonly state: NodeState;
   /** Starts every part, in order. Once only. */
-  start(): Promise<void>;
+  /** Starts the node; `signal` aborts a start still waiting for its reactors. */
+  start(signal?: AbortSignal): Promise<void>;
   /** Stops every part, in order. Idempotent; never rejects (failures are logged). */
   stop(): Promise<void>;
   /** `tcp://HOST:PORT` the p2p listener is bound to, once started. */
@@ -288,7 +289,7 @@ export async function createNode(config: SwitchboardConfig, options: NodeOptions
     get state(): NodeState {
       return state;
     },
-    async start(): Promise<void> {
+    async start(signal?: AbortSignal): Promise<void> {
       if (state !== "created") throw new Error(`cannot start a node in state ${state}`);
       state = "starting";
       try {
@@ -296,7 +297,7 @@ export async function createNode(config: SwitchboardConfig, options: NodeOptions
           const { host, port } = config.instrumentation.prometheusListenAddr;
           metricsServer = await startMetricsServer({ metrics, host, port, logger });
         }
-        if (gateway !== null) await gateway.start(sw);
+        if (gateway !== null) await gateway.start(sw, signal);
         try {
           await sw.start();
         } catch (err) {

@@ -97,7 +97,16 @@ export async function startCommand(argv: readonly string[], io: CliIo): Promise<
     ...(io.logDestination === undefined ? {} : { destination: io.logDestination }),
   });
   const node = await createNode(config, { home, logger, ...(io.gateway === undefined ? {} : { gateway: io.gateway }) });
-  await node.start();
+  try {
+    // A signal while the node waits for its reactors stops the start, cleanly.
+    await node.start(io.signal);
+  } catch (err) {
+    if (io.signal?.aborted === true) {
+      io.stdout(`stopped before the node started (${(err as Error).message})`);
+      return 0;
+    }
+    throw err;
+  }
 
   const grpc = node.gatewayAddress();
   io.stdout("Switchboard node started");

@@ -193,21 +193,34 @@ export class Gateway {
   }
 
   /** Resolves once every reactor in `grpc.reactors` has registered; rejects after the timeout, naming the missing ones. */
-  async waitForReactors(): Promise<void> {
+  async waitForReactors(signal?: AbortSignal): Promise<void> {
     const missing = (): string[] => this.options.config.reactors.filter((n) => !this.reactors.has(n));
     if (missing().length === 0) return;
     this.logger.info({ reactors: missing() }, "waiting for reactors to register");
     await new Promise<void>((resolve, reject) => {
+      const finish = (err: Error | null): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        if (err === null) resolve();
+        else reject(err);
+      };
       const timer = setTimeout(() => {
-        reject(new Error(`reactors did not register within ${this.options.config.registrationTimeoutMs} ms: ${missing().join(", ")} (grpc.reactors)`));
+        finish(new Error(`reactors did not register within ${this.options.config.registrationTimeoutMs} ms: ${missing().join(", ")} (grpc.reactors)`));
       }, this.options.config.registrationTimeoutMs);
+      const onAbort = (): void => {
+        finish(new Error(`stopped while waiting for reactors: ${missing().join(", ")}`));
+      };
+      if (signal?.aborted === true) {
+        onAbort();
+        return;
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
       const check = (): void => {
         if (missing().length > 0) {
           this.registrationWaiters.push(check);
           return;
         }
-        clearTimeout(timer);
-        resolve();
+        finish(null);
       };
       check();
     });

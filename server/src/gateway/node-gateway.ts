@@ -63,7 +63,7 @@ export interface NodeGatewayContext {
 }
 
 export interface NodeGatewayHandle {
-  start(sw: Switch): Promise<void>;
+  start(sw: Switch, signal?: AbortSignal): Promise<void>;
   onSwitchStarted(): void;
   beginDrain(): void;
   stop(): Promise<void>;
@@ -168,7 +168,7 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
     });
   });
   return {
-    async start(sw) {
+    async start(sw, signal) {
       const security = await loadGatewaySecurity(ctx.config, ctx.home);
       gateway = new Gateway({
         sw,
@@ -182,7 +182,7 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
         },
       });
       await gateway.listen();
-      await gateway.waitForReactors();
+      await gateway.waitForReactors(signal);
     },
     onSwitchStarted() {
       gateway?.setServing(true);
