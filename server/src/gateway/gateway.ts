@@ -46,6 +46,7 @@ import { nodeInfoToApi, peerStatusOf } from "./convert.js";
 import { GatewayError, failedPrecondition, invalidField } from "./errors.js";
 import { DEFAULT_REMOTE_REACTOR_LIMITS, type EventSink, type RemoteReactorObserver, type OverflowPolicy, type RemoteChannel, RemoteReactor, type RemoteReactorLimits } from "./remote-reactor.js";
 import { toCommandError, toServiceError } from "./status.js";
+import { screenAttachRequest } from "./screen.js";
 import { type GatewaySecurity, GatewaySecurityError, type Identity, authenticate, bearerToken, isLocalOnly } from "./security.js";
 
 export interface GatewayConfig {
@@ -75,6 +76,10 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
 
 /** Commands in progress on one stream; beyond it a command is refused with RESOURCE_EXHAUSTED. */
 export const MAX_INFLIGHT_COMMANDS_PER_STREAM = 1024;
+/** Largest initial reassembly buffer a remote reactor may ask for: it is allocated per peer connection. */
+export const MAX_REMOTE_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Largest per-peer send queue a remote reactor may ask for (CometBFT's largest is blocksync's 1000). */
+export const MAX_REMOTE_SEND_QUEUE_CAPACITY = 10_000;
 /** Reactor names: letters, digits, `.`, `_`, `-`, up to 128 characters. */
 const REACTOR_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -124,6 +129,8 @@ export class Gateway {
   private bound: string | null = null;
   private readonly openCalls = new Set<ServerDuplexStream<Buffer, AttachResponse>>();
   private readonly security: GatewaySecurity;
+  /** AttachRequests refused before decoding (too large for their kind, or malformed). */
+  refusedRequests = 0;
 
   constructor(private readonly options: GatewayOptions) {
     this.logger = options.logger.child({ module: "gateway" });
@@ -319,6 +326,12 @@ export class Gateway {
 
     call.on("data", (raw: Buffer) => {
       if (closed) return;
+      const refusal = screenAttachRequest(raw);
+      if (refusal !== null) {
+        this.refusedRequests++;
+        fail(invalidField("AttachRequest", refusal));
+        return;
+      }
       let req: AttachRequest;
       try {
         req = AttachRequest.decode(raw);
@@ -458,6 +471,15 @@ export class Gateway {
       const p = POLICY_FROM_API[c.overflowPolicy];
       if (p === undefined) throw invalidField(`${field}.overflow_policy`, `unknown value ${c.overflowPolicy}`);
       policy = p;
+    }
+    if (c.recvMessageCapacity > this.options.config.maxMessageBytes) {
+      throw invalidField(`${field}.recv_message_capacity`, `${c.recvMessageCapacity} exceeds grpc.max_message_bytes (${this.options.config.maxMessageBytes}): such a message could not reach the reactor`);
+    }
+    if (c.recvBufferCapacity > MAX_REMOTE_RECV_BUFFER_BYTES) {
+      throw invalidField(`${field}.recv_buffer_capacity`, `${c.recvBufferCapacity} exceeds ${MAX_REMOTE_RECV_BUFFER_BYTES}: it is allocated per peer connection`);
+    }
+    if (c.sendQueueCapacity > MAX_REMOTE_SEND_QUEUE_CAPACITY) {
+      throw invalidField(`${field}.send_queue_capacity`, `${c.sendQueueCapacity} exceeds ${MAX_REMOTE_SEND_QUEUE_CAPACITY} messages per peer`);
     }
     try {
       const filled = fillChannelDefaults(

@@ -154,6 +154,15 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
       },
     });
     new Counter({
+      name: `${ns}_gateway_requests_refused_total`,
+      help: "AttachRequests refused before decoding: too large for their kind, or malformed.",
+      registers: [registry],
+      collect() {
+        this.reset();
+        if (gateway !== null) this.inc(gateway.refusedRequests);
+      },
+    });
+    new Counter({
       name: `${ns}_gateway_sessions_total`,
       help: "Reactor sessions, resumed or started afresh.",
       labelNames: ["reactor", "outcome"],

@@ -5,6 +5,7 @@ import { checkReactorTrace } from "../support/reactor-trace.js";
 import { AttachClient, toTrace } from "./attach-client.js";
 import { type GatewayNode, createGatewayNode } from "./support.js";
 import { until } from "../support/nodes.js";
+import { encodeUvarint } from "../../src/wire/varint.js";
 
 const APP = 0x60;
 const OTHER = 0x61;
@@ -139,6 +140,45 @@ describe("registration", () => {
     raw.close();
   });
 
+  it("refuses a large request that is not a message-carrying command before decoding it", async () => {
+    const a = await gwNode();
+    const raw = new Client(a.grpc, credentials.createInsecure());
+    const call = raw.makeBidiStreamRequest(
+      "/switchboard.gateway.v1.ReactorGatewayService/Attach",
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+    );
+    const status = new Promise<ServiceError>((resolve) => call.on("error", resolve));
+    call.on("data", () => undefined);
+    // A Register made of 100 000 empty channel entries: 200 kB that would decode into 100 000 objects.
+    const entries = Buffer.alloc(200_000);
+    for (let i = 0; i < entries.length; i += 2) entries[i] = 0x12; // field 2 (channels), length 0
+    const register = Buffer.concat([Buffer.from([0x0a]), Buffer.from(encodeUvarint(entries.length)), entries]);
+    const heapBefore = process.memoryUsage().heapUsed;
+    call.write(Buffer.concat([Buffer.from([0x0a]), Buffer.from(encodeUvarint(register.length)), register]));
+    const st = await status;
+    expect(st.code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    expect(st.details).toMatch(/only send, try_send and broadcast commands may exceed 65536 bytes/);
+    expect(a.gw.refusedRequests).toBe(1);
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(50 * 1024 * 1024);
+    raw.close();
+  });
+
+  it("caps what a channel descriptor may ask the node to allocate per peer", async () => {
+    const a = await gwNode({ maxMessageBytes: 8 * 1024 * 1024 });
+    const cases: [Partial<ConstructorParameters<typeof AttachClient>[1]["channels"][number]>, RegExp][] = [
+      [{ recvMessageCapacity: 9 * 1024 * 1024 }, /recv_message_capacity: .* exceeds grpc.max_message_bytes/],
+      [{ recvBufferCapacity: 5 * 1024 * 1024 }, /recv_buffer_capacity: .* allocated per peer connection/],
+      [{ sendQueueCapacity: 20_000 }, /send_queue_capacity: 20000 exceeds 10000/],
+    ];
+    for (const [channel, msg] of cases) {
+      const c = attach(a, { name: "capped", channels: [{ id: 1, priority: 1, ...channel }] });
+      await c.waitFor(() => c.status !== null);
+      expect(c.status?.code).toBe(GrpcStatus.INVALID_ARGUMENT);
+      expect(c.status?.details).toMatch(msg);
+    }
+  });
+
   it("ends the stream with FAILED_PRECONDITION for an ack before Register", async () => {
     const a = await gwNode();
     const raw = new Client(a.grpc, credentials.createInsecure());
@@ -172,6 +212,16 @@ describe("events and commands between two nodes", () => {
     const seqs = cb.events.map((e) => Number(e.seq));
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     expect(checkReactorTrace(toTrace(cb.events), { complete: false })).toEqual({ ok: true });
+  });
+
+  it("carries a message larger than the control limit in a Send", async () => {
+    const { b, ca, cb } = await pair();
+    const big = Buffer.alloc(600 * 1024, 7);
+    const res = await ca.command({ $case: "send", value: { connectionId: "", peerId: b.key.id, channelId: APP, message: big, timeoutMs: 0 } });
+    expect(res.kind).toEqual({ $case: "send", value: { queued: true } });
+    await cb.waitFor(() => cb.kinds().includes("receive"), 10_000);
+    const got = cb.events.find((e) => e.kind?.$case === "receive");
+    expect(got?.kind?.$case === "receive" && Buffer.from(got.kind.value.message).equals(big)).toBe(true);
   });
 
   it("gives each command error a precise status and keeps the stream", async () => {
