@@ -1,0 +1,273 @@
+package switchboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	gatewayv1 "github.com/switchboard-p2p/switchboard/client/go/gen/switchboard/gateway/v1"
+)
+
+// MaxSendTimeout is the longest wait for queue room a Send may ask the node
+// for (the node's MAX_SEND_TIMEOUT_MS); a longer context deadline is capped.
+const MaxSendTimeout = 60 * time.Second
+
+// do runs one command: it waits for a command slot and an attached stream
+// (while re-attaching), sends the command, and waits for its result.
+//
+// A command that could not be sent is sent on the next stream; one whose
+// stream broke after sending fails with ErrResultLost, never repeated.
+func (c *Client) do(ctx context.Context, cmd *gatewayv1.Command) (*gatewayv1.CommandResult, error) {
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.ctx.Done():
+		return nil, ErrClosed
+	}
+	defer func() { <-c.slots }()
+	cmd.RequestId = c.nextID.Add(1)
+	req := &gatewayv1.AttachRequest{Msg: &gatewayv1.AttachRequest_Command{Command: cmd}}
+	for {
+		att, ch, err := c.register(ctx, cmd.RequestId)
+		if err != nil {
+			return nil, err
+		}
+		if err := att.send(ctx, req); err != nil {
+			c.mu.Lock()
+			if att.pending != nil {
+				delete(att.pending, cmd.RequestId)
+			}
+			c.mu.Unlock()
+			switch {
+			case ctx.Err() != nil:
+				return nil, ctx.Err()
+			case errors.Is(err, errUnsent):
+				continue // the stream broke before the command left: use the next one
+			default:
+				// gRPC does not say whether a message whose Send failed left.
+				return nil, ErrResultLost
+			}
+		}
+		select {
+		case r := <-ch:
+			return r, nil
+		case <-att.broken:
+			select {
+			case r := <-ch: // arrived just before the stream ended
+				return r, nil
+			default:
+				return nil, ErrResultLost
+			}
+		case <-ctx.Done():
+			c.mu.Lock()
+			if att.pending != nil {
+				delete(att.pending, cmd.RequestId)
+			}
+			c.mu.Unlock()
+			return nil, ctx.Err()
+		case <-c.ctx.Done():
+			return nil, ErrClosed
+		}
+	}
+}
+
+// register waits for an attached stream and books a result slot on it.
+func (c *Client) register(ctx context.Context, id uint64) (*attachment, chan *gatewayv1.CommandResult, error) {
+	for {
+		c.mu.Lock()
+		if c.finished {
+			c.mu.Unlock()
+			return nil, nil, ErrClosed
+		}
+		att, changed := c.att, c.attChanged
+		if att != nil && att.pending != nil {
+			ch := make(chan *gatewayv1.CommandResult, 1)
+			att.pending[id] = ch
+			c.mu.Unlock()
+			return att, ch, nil
+		}
+		c.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-c.ctx.Done():
+			return nil, nil, ErrClosed
+		}
+	}
+}
+
+// result runs cmd and checks the result's kind.
+func result[T any](c *Client, ctx context.Context, cmd *gatewayv1.Command, pick func(*gatewayv1.CommandResult) (T, bool)) (T, error) {
+	var zero T
+	r, err := c.do(ctx, cmd)
+	if err != nil {
+		return zero, err
+	}
+	if r.GetError() != nil {
+		return zero, commandErrorFromAPI(r.GetError())
+	}
+	v, ok := pick(r)
+	if !ok {
+		return zero, fmt.Errorf("%w: command %d answered with %T", ErrProtocol, r.GetRequestId(), r.GetKind())
+	}
+	return v, nil
+}
+
+func done(r *gatewayv1.CommandResult) (struct{}, bool) { return struct{}{}, r.GetDone() != nil }
+
+func sendQueued(r *gatewayv1.CommandResult) (bool, bool) {
+	s := r.GetSend()
+	return s.GetQueued(), s != nil
+}
+
+// Send queues msg for the peer on channel ch, waiting for queue room until
+// ctx's deadline (at most MaxSendTimeout; without a deadline, the node's send
+// timeout, 10 s). It reports whether the message was queued, as CometBFT's
+// Peer.Send does. It fails with a *CommandError: NotFound (ReasonUnknownPeer,
+// ReasonPeerRemoved), FailedPrecondition (ReasonChannelNotRegistered,
+// ReasonChannelNotSupportedByPeer), InvalidArgument (ReasonMessageTooLarge).
+func (c *Client) Send(ctx context.Context, peer Peer, ch byte, msg []byte) (bool, error) {
+	var timeoutMs uint32
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		if left <= 0 {
+			return false, context.DeadlineExceeded
+		}
+		timeoutMs = uint32(min(left, MaxSendTimeout).Milliseconds())
+		timeoutMs = max(timeoutMs, 1)
+	}
+	return result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_Send{Send: &gatewayv1.Send{
+		ConnectionId: peer.ConnectionID, PeerId: peer.ID, ChannelId: uint32(ch), Message: msg, TimeoutMs: timeoutMs,
+	}}}, sendQueued)
+}
+
+// TrySend queues msg for the peer only if there is room now; it reports
+// whether it did. Errors as for Send.
+func (c *Client) TrySend(ctx context.Context, peer Peer, ch byte, msg []byte) (bool, error) {
+	return result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_TrySend{TrySend: &gatewayv1.TrySend{
+		ConnectionId: peer.ConnectionID, PeerId: peer.ID, ChannelId: uint32(ch), Message: msg,
+	}}}, sendQueued)
+}
+
+// Broadcast sends msg on channel ch to every connected peer and reports,
+// per peer, whether it was queued.
+func (c *Client) Broadcast(ctx context.Context, ch byte, msg []byte) ([]BroadcastResult, error) {
+	return result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_Broadcast{Broadcast: &gatewayv1.Broadcast{ChannelId: uint32(ch), Message: msg}}},
+		func(r *gatewayv1.CommandResult) ([]BroadcastResult, bool) {
+			b := r.GetBroadcast()
+			out := make([]BroadcastResult, 0, len(b.GetResults()))
+			for _, e := range b.GetResults() {
+				out = append(out, BroadcastResult{PeerID: e.GetPeerId(), Queued: e.GetQueued()})
+			}
+			return out, b != nil
+		})
+}
+
+// StopOption modifies StopPeerForError.
+type StopOption func(*gatewayv1.StopPeerForError)
+
+// NoReconnect tells the node not to redial the peer, even if it is persistent.
+func NoReconnect() StopOption { return func(s *gatewayv1.StopPeerForError) { s.NoReconnect = true } }
+
+// StopPeerForError disconnects a peer because it misbehaved; every reactor
+// then sees RemovePeer with reason.
+func (c *Client) StopPeerForError(ctx context.Context, peer Peer, reason string, opts ...StopOption) error {
+	s := &gatewayv1.StopPeerForError{ConnectionId: peer.ConnectionID, PeerId: peer.ID, Reason: reason}
+	for _, o := range opts {
+		o(s)
+	}
+	_, err := result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_StopPeerForError{StopPeerForError: s}}, done)
+	return err
+}
+
+// StopPeerGracefully disconnects a peer without blame.
+func (c *Client) StopPeerGracefully(ctx context.Context, peer Peer) error {
+	_, err := result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_StopPeerGracefully{StopPeerGracefully: &gatewayv1.StopPeerGracefully{
+		ConnectionId: peer.ConnectionID, PeerId: peer.ID,
+	}}}, done)
+	return err
+}
+
+// MarkPeerAsGood tells the node's address book the peer is useful.
+func (c *Client) MarkPeerAsGood(ctx context.Context, peer Peer) error {
+	_, err := result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_MarkPeerAsGood{MarkPeerAsGood: &gatewayv1.MarkPeerAsGood{
+		ConnectionId: peer.ConnectionID, PeerId: peer.ID,
+	}}}, done)
+	return err
+}
+
+// DialOption modifies DialPeers.
+type DialOption func(*gatewayv1.DialPeers)
+
+// Persistent also adds the addresses as persistent peers (redialled when they drop).
+func Persistent() DialOption { return func(d *gatewayv1.DialPeers) { d.Persistent = true } }
+
+// DialPeers dials id@host:port addresses in the background; it returns once
+// the node accepted them (InvalidArgument with ReasonInvalidAddress if one
+// does not parse), not when they are connected: watch for InitPeer.
+func (c *Client) DialPeers(ctx context.Context, addresses []string, opts ...DialOption) error {
+	d := &gatewayv1.DialPeers{Addresses: addresses}
+	for _, o := range opts {
+		o(d)
+	}
+	_, err := result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_DialPeers{DialPeers: d}}, done)
+	return err
+}
+
+// GetPeerData reads key from the per-peer store shared by the node's
+// reactors; found is false when the key is not set.
+func (c *Client) GetPeerData(ctx context.Context, peer Peer, key string) (value []byte, found bool, err error) {
+	type res struct {
+		v  []byte
+		ok bool
+	}
+	r, err := result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_GetPeerData{GetPeerData: &gatewayv1.GetPeerData{
+		ConnectionId: peer.ConnectionID, PeerId: peer.ID, Key: key,
+	}}}, func(r *gatewayv1.CommandResult) (res, bool) {
+		d := r.GetPeerData()
+		return res{d.GetValue(), d.GetFound()}, d != nil
+	})
+	return r.v, r.ok, err
+}
+
+// SetPeerData writes key in the per-peer store shared by the node's reactors.
+func (c *Client) SetPeerData(ctx context.Context, peer Peer, key string, value []byte) error {
+	_, err := result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_SetPeerData{SetPeerData: &gatewayv1.SetPeerData{
+		ConnectionId: peer.ConnectionID, PeerId: peer.ID, Key: key, Value: value,
+	}}}, done)
+	return err
+}
+
+// ListPeers lists the connected peers.
+func (c *Client) ListPeers(ctx context.Context) ([]PeerInfo, error) {
+	return result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_ListPeers{ListPeers: &gatewayv1.ListPeers{}}},
+		func(r *gatewayv1.CommandResult) ([]PeerInfo, bool) {
+			l := r.GetPeers()
+			out := make([]PeerInfo, 0, len(l.GetPeers()))
+			for _, p := range l.GetPeers() {
+				out = append(out, peerInfoFromAPI(p))
+			}
+			return out, l != nil
+		})
+}
+
+// NumPeers counts peers as CometBFT's Switch.NumPeers does.
+func (c *Client) NumPeers(ctx context.Context) (PeerCounts, error) {
+	return result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_NumPeers{NumPeers: &gatewayv1.NumPeers{}}},
+		func(r *gatewayv1.CommandResult) (PeerCounts, bool) {
+			n := r.GetNumPeers()
+			return PeerCounts{Outbound: int(n.GetOutbound()), Inbound: int(n.GetInbound()), Dialing: int(n.GetDialing())}, n != nil
+		})
+}
+
+// GetPeer describes one connected peer and its connection status.
+func (c *Client) GetPeer(ctx context.Context, peerID string) (PeerStatus, error) {
+	return result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_GetPeer{GetPeer: &gatewayv1.GetPeer{PeerId: peerID}}},
+		func(r *gatewayv1.CommandResult) (PeerStatus, bool) {
+			p := r.GetPeer()
+			return peerStatusFromAPI(p), p != nil
+		})
+}

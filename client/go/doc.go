@@ -1,0 +1,77 @@
+// Package switchboard is the Go SDK for Switchboard reactors: programs that
+// attach to a Switchboard node's reactor gateway (one bidirectional gRPC
+// stream, switchboard.gateway.v1.ReactorGatewayService/Attach) and become
+// reactors of its Switch, as CometBFT's in-process reactors are.
+//
+// The import path ends in /go; the package is named switchboard:
+//
+//	import switchboard "github.com/switchboard-p2p/switchboard/client/go"
+//
+// # Two styles
+//
+// The channel style: Attach registers the reactor and returns a *Client
+// whose Events channel delivers typed events (Start, InitPeer, AddPeer,
+// Receive, RemovePeer, Stop, and the SDK's Session) and whose methods are
+// the commands (Send, TrySend, Broadcast, StopPeerForError, ...):
+//
+//	c, err := switchboard.Attach(ctx, "127.0.0.1:26670", switchboard.Options{
+//		Name:     "app",
+//		Channels: []switchboard.ChannelDescriptor{{ID: 0x70, Priority: 5, SendQueueCapacity: 100}},
+//	})
+//	for ev := range c.Events() {
+//		switch e := ev.(type) {
+//		case switchboard.Receive:
+//			c.Send(ctx, e.Peer, 0x70, reply(e.Message))
+//		}
+//	}
+//
+// The callback style, for porting CometBFT reactors: implement Reactor
+// (embed BaseReactor) and call Run, which calls InitPeer, AddPeer, Receive,
+// RemovePeer, OnStart and OnStop in the reactor grammar's order.
+//
+// Events are a channel rather than a Go 1.23 iterator (range-over-func):
+// the module supports Go 1.22, and a channel composes with select, so a
+// reactor can wait on its events, its timers and ctx.Done in one loop (the
+// blocksync example asks its peers for their status every second that way).
+// The channel is unbuffered: an event counts as taken when the receive
+// completes, which is what flow control is built on.
+//
+// # Flow control
+//
+// The node sends events only against credit (messages and payload bytes).
+// The client grants Options.CreditWindow (default 256 events, 16 MiB) when
+// it registers and afterwards returns credit only for events the
+// application has taken from Events, in batches of a quarter window; it
+// acknowledges the same events. So the node never has more than the window
+// outstanding beyond what the application consumed, the SDK buffers at most
+// the window, and a slow application slows the node's delivery down to the
+// channel's OverflowPolicy on the node (BLOCK by default: the peer's
+// connection stops being read). A single message larger than the byte
+// window still passes: the node lets an event overdraw the byte credit.
+//
+// # Reconnection
+//
+// When the stream fails (the node restarts, the connection drops), the
+// client re-attaches with exponential backoff (Options.Backoff) and its
+// session token. Inside the node's resume window the session resumes:
+// events not acknowledged are sent again with their sequence numbers and
+// the client drops the ones it already has, so the application sees every
+// event once, in order; a Session{Resumed: true} event marks the re-attach.
+// Outside the window the node starts a fresh session: the client delivers
+// Session{Resumed: false, RefusedReason: ...}, then Start and a snapshot
+// (InitPeer and AddPeer per connected peer): forget every peer on it. Run
+// does that for you (RemovePeer with ErrSessionReset, no second OnStart).
+// Commands wait while the client re-attaches; one whose result was lost
+// with the stream fails with ErrResultLost and is not repeated.
+//
+// The client ends (Events closes, Done closes, Err says why) when the node
+// stops (after Stop; Err is nil), on Close, when Attach's context ends, or
+// when the node refuses a re-attach (an *AttachError).
+//
+// # Errors
+//
+// A refused registration is an *AttachError and a refused command a
+// *CommandError, each with a gRPC code (status.Code works on both) and an
+// ErrorReason. The package switchboardtest provides an in-memory node for
+// unit tests of reactors.
+package switchboard

@@ -1,0 +1,11 @@
+package switchboard
+
+import (
+	"os/exec"
+	"syscall"
+)
+
+// setPdeathsig kills the node if the test process dies without cleaning up.
+func setPdeathsig(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package switchboard
+
+import "os/exec"
+
+// setPdeathsig: only Linux can tie a child's life to its parent's.
+func setPdeathsig(*exec.Cmd) {}
