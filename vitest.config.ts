@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["server/test/**/*.test.ts", "client/test/**/*.test.ts"],
-    exclude: ["**/node_modules/**", "server/test/interop/**"],
+    exclude: ["**/node_modules/**", "server/test/interop/**", "server/test/load/**"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     allowOnly: false,
