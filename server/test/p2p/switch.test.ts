@@ -5,7 +5,7 @@ import { AlreadyConnectedError, OutboundLimitError, Switch, SwitchConfigError } 
 import { PeerDataFullError } from "../../src/p2p/peer.js";
 import { checkReactorTrace } from "../support/reactor-trace.js";
 import { RecordingReactor } from "../support/recording-reactor.js";
-import { type TestNode, TEST_CHANNELS, silentLogger, startNode } from "../support/nodes.js";
+import { type TestNode, TEST_CHANNELS, silentLogger, startNode, until } from "../support/nodes.js";
 
 const nodes: TestNode[] = [];
 async function node(...args: Parameters<typeof startNode>): Promise<TestNode> {
@@ -265,4 +265,33 @@ describe("Switch peers over real TCP", () => {
     expect(b.reactor.received).toHaveLength(1);
     expectValidTrace(b);
   });
+});
+
+describe("CometBFT's default peer limits", () => {
+  it("keeps 40 inbound and 10 outbound peers, no more; an unconditional peer is exempt", async () => {
+    const unconditional = generateNodeKey();
+    // No max_num_* given: the Switch applies CometBFT's defaults (40 inbound, 10 outbound).
+    const hub = await node({ unconditionalPeerIds: [unconditional.id] });
+    const dialers = await Promise.all(Array.from({ length: 42 }, () => node({ dialRandomizerMs: 0 })));
+    await Promise.all(
+      dialers.map((d) =>
+        d.sw.dialPeerWithAddress(hub.address).catch(() => {
+          /* the hub closes the ones over its limit after the handshake */
+        }),
+      ),
+    );
+    await until(() => hub.sw.numPeers().inbound === 40, 10_000, "40 inbound peers");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(hub.sw.numPeers().inbound).toBe(40);
+    const special = await node({}, unconditional);
+    await special.sw.dialPeerWithAddress(hub.address);
+    await until(() => hub.sw.peers().has(unconditional.id), 5000, "the unconditional peer");
+    expect(hub.sw.numPeers().inbound).toBe(40);
+
+    const targets = await Promise.all(Array.from({ length: 11 }, () => node()));
+    const outcomes = await Promise.allSettled(targets.map((t) => hub.sw.dialPeerWithAddress(t.address)));
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(10);
+    expect(outcomes.filter((o) => o.status === "rejected" && o.reason instanceof OutboundLimitError)).toHaveLength(1);
+    expect(hub.sw.numPeers().outbound).toBe(10);
+  }, 60_000);
 });
