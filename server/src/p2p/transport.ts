@@ -15,6 +15,7 @@
  * The transport owns nothing after the upgrade: the Switch takes the
  * connection.
  */
+import { setMaxListeners } from "node:events";
 import { type AddressInfo, type Server, type Socket, connect, createServer } from "node:net";
 import type { Logger } from "pino";
 import { performHandshake } from "../wire/secret-connection/handshake.js";
@@ -157,6 +158,10 @@ export class Transport {
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.dialTimeoutMs = options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
     this.maxConcurrentHandshakes = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
+    // Every inbound handshake in progress listens on this signal: up to
+    // maxConcurrentHandshakes listeners at once, by design, not a leak
+    // (Node warns past 10).
+    setMaxListeners(this.maxConcurrentHandshakes + 16, this.abort.signal);
   }
 
   /** Number of inbound and outbound handshakes under way. */

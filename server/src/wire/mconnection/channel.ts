@@ -13,6 +13,13 @@ export interface SendWaiter {
   settle(queued: boolean): void;
 }
 
+/**
+ * Slots the send queue starts with; it doubles, up to the channel's capacity,
+ * only when messages actually queue up. An idle peer's channels then hold a
+ * few slots each instead of `capacity` (1000 for blocksync: 8 KiB per peer).
+ */
+const INITIAL_QUEUE_SLOTS = 8;
+
 export class Channel {
   readonly id: number;
   readonly priority: number;
@@ -20,8 +27,8 @@ export class Channel {
   readonly priorityF32: number;
   readonly capacity: number;
 
-  // Send queue: a ring of `capacity` slots.
-  private readonly ring: (Uint8Array | undefined)[];
+  // Send queue: a ring of at most `capacity` slots, grown on demand.
+  private ring: (Uint8Array | undefined)[];
   private head = 0;
   private size = 0;
   /** Callers of `send` waiting for room, oldest first. Non-empty only while the queue is full. */
@@ -50,7 +57,7 @@ export class Channel {
     this.priority = desc.priority;
     this.priorityF32 = Math.fround(desc.priority);
     this.capacity = desc.sendQueueCapacity;
-    this.ring = new Array<Uint8Array | undefined>(desc.sendQueueCapacity);
+    this.ring = new Array<Uint8Array | undefined>(Math.min(desc.sendQueueCapacity, INITIAL_QUEUE_SLOTS));
     this.recvMessageCapacity = desc.recvMessageCapacity;
     this.recvBufferCapacity = Math.min(desc.recvBufferCapacity, desc.recvMessageCapacity);
   }
@@ -66,8 +73,18 @@ export class Channel {
 
   /** Queues `message`; the caller checked `hasRoom()`. */
   enqueue(message: Uint8Array): void {
-    this.ring[(this.head + this.size) % this.capacity] = message;
+    if (this.size === this.ring.length) this.growRing();
+    this.ring[(this.head + this.size) % this.ring.length] = message;
     this.size++;
+  }
+
+  /** Doubles the ring (up to `capacity`), moving the queued messages to its start. */
+  private growRing(): void {
+    const old = this.ring;
+    const next = new Array<Uint8Array | undefined>(Math.min(this.capacity, old.length * 2));
+    for (let i = 0; i < this.size; i++) next[i] = old[(this.head + i) % old.length];
+    this.ring = next;
+    this.head = 0;
   }
 
   /**
@@ -79,7 +96,7 @@ export class Channel {
     if (this.size === 0) return false;
     const message = this.ring[this.head] as Uint8Array;
     this.ring[this.head] = undefined;
-    this.head = (this.head + 1) % this.capacity;
+    this.head = (this.head + 1) % this.ring.length;
     this.size--;
     this.sending = message;
     this.sendingOffset = 0;

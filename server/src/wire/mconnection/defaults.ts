@@ -50,7 +50,7 @@ export interface MConnectionConfig {
   readonly recvRateBytesPerSecond: number;
   /** Data bytes per PacketMsg; also sets the receive limit `maxPacketMsgSize`. @default 1024 */
   readonly maxPacketMsgPayloadBytes: number;
-  /** Longest wait before buffered data packets are flushed. @default 100 */
+  /** Longest wait before buffered data packets are flushed; 0 flushes at the end of every send batch. @default 100 */
   readonly flushThrottleMs: number;
   /** Interval between pings. @default 60000 */
   readonly pingIntervalMs: number;

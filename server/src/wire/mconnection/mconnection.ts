@@ -10,8 +10,9 @@
  * waits for the send rate limit, then writes a batch of up to 10 packets,
  * each from the pending channel with the smallest recentlySent/priority,
  * into a coalescing write buffer, and schedules itself again while data
- * remains. The buffer goes to the duplex when the flush throttle fires,
- * when a ping or pong is written, or early when it is full. When the duplex
+ * remains. The buffer goes to the duplex when the flush throttle fires (with
+ * a throttle of 0, at the end of each batch), when a ping or pong is
+ * written, or early when it is full. When the duplex
  * says `write() === false`, nothing more is written until `'drain'`.
  *
  * Receiving: chunks from the duplex go into an incremental packet decoder;
@@ -138,7 +139,8 @@ export class MConnection {
   private readonly handlers: MConnectionHandlers;
   private readonly clock: Clock;
   private readonly channels: readonly Channel[];
-  private readonly channelById: (Channel | undefined)[] = new Array<Channel | undefined>(256);
+  /** Channels by ID; as long as the highest ID + 1 (an index past the end reads `undefined`). */
+  private readonly channelById: (Channel | undefined)[];
   private readonly createdMs: number;
   private readonly sendMonitor: FlowMonitor;
   private readonly recvMonitor: FlowMonitor;
@@ -189,6 +191,7 @@ export class MConnection {
     this.handlers = handlers;
     this.clock = options.clock ?? systemClock;
     this.channels = fillChannelList(channels).map((desc) => new Channel(desc));
+    this.channelById = new Array<Channel | undefined>(Math.max(0, ...this.channels.map((c) => c.id + 1)));
     for (const channel of this.channels) this.channelById[channel.id] = channel;
     this.maxPacketMsgSize = maxPacketMsgSize(this.config.maxPacketMsgPayloadBytes);
     this.decoder = new PacketDecoder(this.maxPacketMsgSize);
@@ -432,6 +435,8 @@ export class MConnection {
     }
     if (!this.sendLimiter.ready()) return; // the limiter wakes us
     const exhausted = this.sendBatch();
+    // No throttle: the batch leaves now (a 0 ms timer would wait ~1 ms, Node's minimum).
+    if (this.config.flushThrottleMs === 0) this.flush();
     if (!exhausted) {
       this.wake();
     } else if (this.state === "flushing") {
@@ -511,7 +516,7 @@ export class MConnection {
   }
 
   private armFlushTimer(): void {
-    if (this.flushTimer !== null) return;
+    if (this.flushTimer !== null || this.config.flushThrottleMs === 0) return; // 0: runSend flushes each batch
     this.flushTimer = this.clock.setTimeout(this.onFlushTimer, this.config.flushThrottleMs);
   }
 

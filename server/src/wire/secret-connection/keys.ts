@@ -3,7 +3,7 @@
  * X25519 ephemeral keys, their ordering, the Merlin challenge and the HKDF
  * split into the two AEAD keys. Pure functions on Node's crypto.
  */
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from "node:crypto";
+import { type KeyObject, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from "node:crypto";
 import { MerlinTranscript } from "../merlin/transcript.js";
 import { LowOrderPointError } from "./errors.js";
 
@@ -21,9 +21,8 @@ const HKDF_INFO = "TENDERMINT_SECRET_CONNECTION_KEY_AND_CHALLENGE_GEN";
 // Two AEAD keys and 32 bytes that older protocol versions used as the challenge; v0.38 ignores them.
 const HKDF_OUTPUT_BYTES = 96;
 
-// DER wrappings of raw X25519 keys (OID 1.3.101.110): PKCS#8 for a private scalar, SPKI for a public u-coordinate.
+// DER wrapping of a raw X25519 private scalar (OID 1.3.101.110) as PKCS#8.
 const PKCS8_X25519_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
-const SPKI_X25519_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
 
 /** An X25519 key pair as raw bytes. The private half is the unclamped 32-byte scalar. */
 export interface X25519KeyPair {
@@ -31,21 +30,38 @@ export interface X25519KeyPair {
   readonly privateKey: Uint8Array;
 }
 
+/**
+ * The OpenSSL key object behind each private key handed out here, so that the
+ * key agreement does not parse it again: with OpenSSL 3 (Node 20), importing
+ * a PKCS#8 key costs up to a millisecond, a quarter of a handshake's CPU time
+ * (BENCHMARKS.md, round 2). Keys are exported as JWK for the same reason (a
+ * DER export is two orders of magnitude slower). The returned key bytes are
+ * treated as immutable: a pair whose bytes were changed would still use the
+ * key object of the original bytes.
+ */
+const privateKeyObjects = new WeakMap<Uint8Array, KeyObject>();
+
+function rawFromJwk(value: string | undefined, what: string): Uint8Array {
+  if (typeof value !== "string") throw new Error(`x25519: OpenSSL did not export the ${what}`);
+  return new Uint8Array(Buffer.from(value, "base64url"));
+}
+
 /** A fresh ephemeral key pair. */
 export function generateX25519KeyPair(): X25519KeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync("x25519");
-  return {
-    publicKey: new Uint8Array(publicKey.export({ format: "der", type: "spki" }).subarray(SPKI_X25519_PREFIX.length)),
-    privateKey: new Uint8Array(privateKey.export({ format: "der", type: "pkcs8" }).subarray(PKCS8_X25519_PREFIX.length)),
-  };
+  const { privateKey: keyObject } = generateKeyPairSync("x25519");
+  const jwk = keyObject.export({ format: "jwk" });
+  const pair = { publicKey: rawFromJwk(jwk.x, "public key"), privateKey: rawFromJwk(jwk.d, "private key") };
+  privateKeyObjects.set(pair.privateKey, keyObject);
+  return pair;
 }
 
 /** The key pair of a given private scalar (X25519 clamps it when used). */
 export function x25519KeyPairFromPrivateKey(privateKey: Uint8Array): X25519KeyPair {
   checkSize("X25519 private key", privateKey);
   const keyObject = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, privateKey]), format: "der", type: "pkcs8" });
-  const spki = createPublicKey(keyObject).export({ format: "der", type: "spki" });
-  return { publicKey: new Uint8Array(spki.subarray(SPKI_X25519_PREFIX.length)), privateKey: Uint8Array.from(privateKey) };
+  const pair = { publicKey: rawFromJwk(keyObject.export({ format: "jwk" }).x, "public key"), privateKey: Uint8Array.from(privateKey) };
+  privateKeyObjects.set(pair.privateKey, keyObject);
+  return pair;
 }
 
 /**
@@ -59,8 +75,8 @@ export function x25519SharedSecret(privateKey: Uint8Array, remotePublicKey: Uint
   let secret: Uint8Array;
   try {
     secret = diffieHellman({
-      privateKey: createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, privateKey]), format: "der", type: "pkcs8" }),
-      publicKey: createPublicKey({ key: Buffer.concat([SPKI_X25519_PREFIX, remotePublicKey]), format: "der", type: "spki" }),
+      privateKey: privateKeyObjects.get(privateKey) ?? createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, privateKey]), format: "der", type: "pkcs8" }),
+      publicKey: createPublicKey({ key: { kty: "OKP", crv: "X25519", x: Buffer.from(remotePublicKey).toString("base64url") }, format: "jwk" }),
     });
   } catch (cause) {
     throw new LowOrderPointError({ cause });
