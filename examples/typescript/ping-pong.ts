@@ -6,8 +6,9 @@
  *
  *   npx tsx examples/typescript/ping-pong.ts --grpc 127.0.0.1:26670
  *
- * Wire format (ours, 9 bytes): a kind byte (1 = ping, 2 = pong) and a
- * big-endian uint64 nonce, echoed by the pong.
+ * Wire format, shared with the Python and Go examples (17 bytes, big-endian):
+ * a kind byte (1 = ping, 2 = pong), a uint64 sequence number and the pinger's
+ * uint64 send time in nanoseconds; a pong echoes both.
  */
 import { parseArgs } from "node:util";
 import { CommandError, type PeerInfo, type ReactorClient, runReactor } from "../../client/src/index.js";
@@ -32,16 +33,23 @@ function log(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`);
 }
 
-function frame(kind: number, nonce: bigint): Uint8Array {
-  const b = new Uint8Array(9);
+const MESSAGE_BYTES = 17;
+
+function frame(kind: number, nonce: bigint, sentNs: bigint = process.hrtime.bigint()): Uint8Array {
+  const b = new Uint8Array(MESSAGE_BYTES);
   b[0] = kind;
-  new DataView(b.buffer).setBigUint64(1, nonce);
+  const view = new DataView(b.buffer);
+  view.setBigUint64(1, nonce);
+  view.setBigUint64(9, sentNs);
   return b;
 }
 
-function parse(message: Uint8Array): { kind: number; nonce: bigint } | null {
-  if (message.length !== 9) return null;
-  return { kind: message[0] ?? 0, nonce: new DataView(message.buffer, message.byteOffset, 9).getBigUint64(1) };
+function parse(message: Uint8Array): { kind: number; nonce: bigint; sentNs: bigint } | null {
+  if (message.length !== MESSAGE_BYTES) return null;
+  const kind = message[0] ?? 0;
+  if (kind !== PING && kind !== PONG) return null;
+  const view = new DataView(message.buffer, message.byteOffset, MESSAGE_BYTES);
+  return { kind, nonce: view.getBigUint64(1), sentNs: view.getBigUint64(9) };
 }
 
 /** Per connection: the pings in flight (nonce → send time) and the ping timer. */
@@ -100,7 +108,7 @@ function pingPong(sw: ReactorClient) {
         return;
       }
       if (m.kind === PING) {
-        await sw.trySend(src, PING_PONG, frame(PONG, m.nonce)).catch((err: unknown) => {
+        await sw.trySend(src, PING_PONG, frame(PONG, m.nonce, m.sentNs)).catch((err: unknown) => {
           if (!(err instanceof CommandError)) throw err;
         });
         return;
