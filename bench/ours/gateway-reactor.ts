@@ -145,6 +145,7 @@ serve({
             ],
             sessionToken: "",
             initialCredit: { messages: INITIAL_CREDIT.messages, bytes: BigInt(INITIAL_CREDIT.bytes) },
+            batchResults: false,
           },
         },
       });

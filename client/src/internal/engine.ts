@@ -264,6 +264,7 @@ export class Engine {
           channels: this.config.channels.map(channelToApi),
           sessionToken,
           initialCredit: { messages: initial.messages, bytes: BigInt(initial.bytes) },
+          batchResults: false,
         },
       },
     });

@@ -42,7 +42,7 @@ function neuterDials(sw: Switch, dialed: string[]): void {
 }
 
 const register = (name: string, channels = [{ id: APP, priority: 1, sendQueueCapacity: 10, recvBufferCapacity: 0, recvMessageCapacity: 4096, overflowPolicy: OverflowPolicy.OVERFLOW_POLICY_UNSPECIFIED }]): Uint8Array =>
-  AttachRequest.encode({ msg: { $case: "register", value: { reactorName: name, channels, sessionToken: "", initialCredit: { messages: 100, bytes: 1_000_000n } } } }).finish();
+  AttachRequest.encode({ msg: { $case: "register", value: { reactorName: name, channels, sessionToken: "", initialCredit: { messages: 100, bytes: 1_000_000n }, batchResults: false } } }).finish();
 
 /** Sends raw messages on one Attach stream and returns its final status and any command results' codes. */
 async function rawAttach(client: Client, messages: readonly Uint8Array[]): Promise<{ status: StatusObject; commandCodes: number[] }> {

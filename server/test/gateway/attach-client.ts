@@ -87,6 +87,7 @@ export class AttachClient {
           })),
           sessionToken: options.sessionToken ?? "",
           initialCredit: { messages: options.credit?.messages ?? 1000, bytes: BigInt(options.credit?.bytes ?? 64 * 1024 * 1024) },
+          batchResults: false,
         },
       },
     });

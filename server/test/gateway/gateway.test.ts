@@ -116,7 +116,7 @@ describe("registration", () => {
     call.write({ msg: { $case: "command", value: { requestId: 7n, kind: { $case: "numPeers", value: {} } } } });
     await until(() => got.length === 1, 5000, "the result");
     expect(got[0]?.msg?.$case === "result" && got[0].msg.value.error).toMatchObject({ code: GrpcStatus.FAILED_PRECONDITION, reason: ErrorReason.ERROR_REASON_NOT_REGISTERED });
-    call.write({ msg: { $case: "register", value: { reactorName: "late-but-fine", channels: [{ id: 1, priority: 1, sendQueueCapacity: 0, recvBufferCapacity: 0, recvMessageCapacity: 0, overflowPolicy: OverflowPolicy.OVERFLOW_POLICY_UNSPECIFIED }], sessionToken: "", initialCredit: undefined } } });
+    call.write({ msg: { $case: "register", value: { reactorName: "late-but-fine", channels: [{ id: 1, priority: 1, sendQueueCapacity: 0, recvBufferCapacity: 0, recvMessageCapacity: 0, overflowPolicy: OverflowPolicy.OVERFLOW_POLICY_UNSPECIFIED }], sessionToken: "", initialCredit: undefined, batchResults: false } } });
     await until(() => got.some((r) => r.msg?.$case === "registered"), 5000, "Registered");
     call.cancel();
     raw.close();

@@ -189,6 +189,7 @@ type AttachRequest struct {
 	//	*AttachRequest_Ack
 	//	*AttachRequest_Credit
 	//	*AttachRequest_Command
+	//	*AttachRequest_Batch
 	Msg           isAttachRequest_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -267,6 +268,15 @@ func (x *AttachRequest) GetCommand() *Command {
 	return nil
 }
 
+func (x *AttachRequest) GetBatch() *RequestBatch {
+	if x != nil {
+		if x, ok := x.Msg.(*AttachRequest_Batch); ok {
+			return x.Batch
+		}
+	}
+	return nil
+}
+
 type isAttachRequest_Msg interface {
 	isAttachRequest_Msg()
 }
@@ -291,6 +301,12 @@ type AttachRequest_Command struct {
 	Command *Command `protobuf:"bytes,4,opt,name=command,proto3,oneof"`
 }
 
+type AttachRequest_Batch struct {
+	// An ack, a credit and commands in one stream message, applied in that
+	// order; the same as sending them one by one, at a fraction of the cost.
+	Batch *RequestBatch `protobuf:"bytes,5,opt,name=batch,proto3,oneof"`
+}
+
 func (*AttachRequest_Register) isAttachRequest_Msg() {}
 
 func (*AttachRequest_Ack) isAttachRequest_Msg() {}
@@ -298,6 +314,73 @@ func (*AttachRequest_Ack) isAttachRequest_Msg() {}
 func (*AttachRequest_Credit) isAttachRequest_Msg() {}
 
 func (*AttachRequest_Command) isAttachRequest_Msg() {}
+
+func (*AttachRequest_Batch) isAttachRequest_Msg() {}
+
+// RequestBatch is what a reactor has to say at one moment. Each part is
+// optional. The node applies the ack, then the credit, then runs the commands
+// in order, each answered by its own CommandResult as if sent alone (limits
+// such as the commands in progress per stream count each command). A batch
+// carries at most 1024 commands.
+type RequestBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ack           *Ack                   `protobuf:"bytes,1,opt,name=ack,proto3" json:"ack,omitempty"`
+	Credit        *Credit                `protobuf:"bytes,2,opt,name=credit,proto3" json:"credit,omitempty"`
+	Commands      []*Command             `protobuf:"bytes,3,rep,name=commands,proto3" json:"commands,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestBatch) Reset() {
+	*x = RequestBatch{}
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestBatch) ProtoMessage() {}
+
+func (x *RequestBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestBatch.ProtoReflect.Descriptor instead.
+func (*RequestBatch) Descriptor() ([]byte, []int) {
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RequestBatch) GetAck() *Ack {
+	if x != nil {
+		return x.Ack
+	}
+	return nil
+}
+
+func (x *RequestBatch) GetCredit() *Credit {
+	if x != nil {
+		return x.Credit
+	}
+	return nil
+}
+
+func (x *RequestBatch) GetCommands() []*Command {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
 
 // What the node sends on a reactor's stream.
 type AttachResponse struct {
@@ -307,6 +390,7 @@ type AttachResponse struct {
 	//	*AttachResponse_Registered
 	//	*AttachResponse_Events
 	//	*AttachResponse_Result
+	//	*AttachResponse_Results
 	Msg           isAttachResponse_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -314,7 +398,7 @@ type AttachResponse struct {
 
 func (x *AttachResponse) Reset() {
 	*x = AttachResponse{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[1]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +410,7 @@ func (x *AttachResponse) String() string {
 func (*AttachResponse) ProtoMessage() {}
 
 func (x *AttachResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[1]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +423,7 @@ func (x *AttachResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachResponse.ProtoReflect.Descriptor instead.
 func (*AttachResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{1}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *AttachResponse) GetMsg() isAttachResponse_Msg {
@@ -376,6 +460,15 @@ func (x *AttachResponse) GetResult() *CommandResult {
 	return nil
 }
 
+func (x *AttachResponse) GetResults() *ResultBatch {
+	if x != nil {
+		if x, ok := x.Msg.(*AttachResponse_Results); ok {
+			return x.Results
+		}
+	}
+	return nil
+}
+
 type isAttachResponse_Msg interface {
 	isAttachResponse_Msg()
 }
@@ -395,11 +488,64 @@ type AttachResponse_Result struct {
 	Result *CommandResult `protobuf:"bytes,3,opt,name=result,proto3,oneof"`
 }
 
+type AttachResponse_Results struct {
+	// The answers to several commands, in the order they completed; sent
+	// only to clients that set Register.batch_results.
+	Results *ResultBatch `protobuf:"bytes,4,opt,name=results,proto3,oneof"`
+}
+
 func (*AttachResponse_Registered) isAttachResponse_Msg() {}
 
 func (*AttachResponse_Events) isAttachResponse_Msg() {}
 
 func (*AttachResponse_Result) isAttachResponse_Msg() {}
+
+func (*AttachResponse_Results) isAttachResponse_Msg() {}
+
+// ResultBatch carries the CommandResults that completed together.
+type ResultBatch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*CommandResult       `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResultBatch) Reset() {
+	*x = ResultBatch{}
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResultBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResultBatch) ProtoMessage() {}
+
+func (x *ResultBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResultBatch.ProtoReflect.Descriptor instead.
+func (*ResultBatch) Descriptor() ([]byte, []int) {
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ResultBatch) GetResults() []*CommandResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
 
 // A channel the reactor handles (CometBFT's ChannelDescriptor).
 type ChannelDescriptor struct {
@@ -422,7 +568,7 @@ type ChannelDescriptor struct {
 
 func (x *ChannelDescriptor) Reset() {
 	*x = ChannelDescriptor{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[2]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -434,7 +580,7 @@ func (x *ChannelDescriptor) String() string {
 func (*ChannelDescriptor) ProtoMessage() {}
 
 func (x *ChannelDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[2]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -447,7 +593,7 @@ func (x *ChannelDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelDescriptor.ProtoReflect.Descriptor instead.
 func (*ChannelDescriptor) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{2}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ChannelDescriptor) GetId() uint32 {
@@ -503,13 +649,16 @@ type Register struct {
 	SessionToken string `protobuf:"bytes,3,opt,name=session_token,json=sessionToken,proto3" json:"session_token,omitempty"`
 	// Events the node may send before the next Credit.
 	InitialCredit *Credit `protobuf:"bytes,4,opt,name=initial_credit,json=initialCredit,proto3" json:"initial_credit,omitempty"`
+	// The client understands ResultBatch: the node may answer several
+	// commands in one stream message instead of one CommandResult each.
+	BatchResults  bool `protobuf:"varint,5,opt,name=batch_results,json=batchResults,proto3" json:"batch_results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Register) Reset() {
 	*x = Register{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[3]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -521,7 +670,7 @@ func (x *Register) String() string {
 func (*Register) ProtoMessage() {}
 
 func (x *Register) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[3]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -534,7 +683,7 @@ func (x *Register) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Register.ProtoReflect.Descriptor instead.
 func (*Register) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Register) GetReactorName() string {
@@ -565,6 +714,13 @@ func (x *Register) GetInitialCredit() *Credit {
 	return nil
 }
 
+func (x *Register) GetBatchResults() bool {
+	if x != nil {
+		return x.BatchResults
+	}
+	return false
+}
+
 // Registered carries what SetSwitch would hand over.
 type Registered struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -584,7 +740,7 @@ type Registered struct {
 
 func (x *Registered) Reset() {
 	*x = Registered{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[4]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +752,7 @@ func (x *Registered) String() string {
 func (*Registered) ProtoMessage() {}
 
 func (x *Registered) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[4]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +765,7 @@ func (x *Registered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Registered.ProtoReflect.Descriptor instead.
 func (*Registered) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Registered) GetSessionToken() string {
@@ -657,7 +813,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[5]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +825,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[5]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +838,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Ack) GetEventSeq() uint64 {
@@ -704,7 +860,7 @@ type Credit struct {
 
 func (x *Credit) Reset() {
 	*x = Credit{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[6]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +872,7 @@ func (x *Credit) String() string {
 func (*Credit) ProtoMessage() {}
 
 func (x *Credit) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[6]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +885,7 @@ func (x *Credit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credit.ProtoReflect.Descriptor instead.
 func (*Credit) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Credit) GetMessages() uint32 {
@@ -766,7 +922,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[7]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +934,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[7]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +947,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NodeInfo) GetNodeId() string {
@@ -891,7 +1047,7 @@ type PeerInfo struct {
 
 func (x *PeerInfo) Reset() {
 	*x = PeerInfo{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[8]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1059,7 @@ func (x *PeerInfo) String() string {
 func (*PeerInfo) ProtoMessage() {}
 
 func (x *PeerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[8]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1072,7 @@ func (x *PeerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerInfo.ProtoReflect.Descriptor instead.
 func (*PeerInfo) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PeerInfo) GetPeerId() string {
@@ -985,7 +1141,7 @@ type EventBatch struct {
 
 func (x *EventBatch) Reset() {
 	*x = EventBatch{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[9]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1153,7 @@ func (x *EventBatch) String() string {
 func (*EventBatch) ProtoMessage() {}
 
 func (x *EventBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[9]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1166,7 @@ func (x *EventBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventBatch.ProtoReflect.Descriptor instead.
 func (*EventBatch) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *EventBatch) GetEvents() []*Event {
@@ -1040,7 +1196,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[10]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1208,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[10]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1221,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -1185,7 +1341,7 @@ type OnStart struct {
 
 func (x *OnStart) Reset() {
 	*x = OnStart{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[11]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1353,7 @@ func (x *OnStart) String() string {
 func (*OnStart) ProtoMessage() {}
 
 func (x *OnStart) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[11]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1366,7 @@ func (x *OnStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnStart.ProtoReflect.Descriptor instead.
 func (*OnStart) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{11}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{13}
 }
 
 // OnStop: the node stopped; the stream ends after it.
@@ -1222,7 +1378,7 @@ type OnStop struct {
 
 func (x *OnStop) Reset() {
 	*x = OnStop{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[12]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1234,7 +1390,7 @@ func (x *OnStop) String() string {
 func (*OnStop) ProtoMessage() {}
 
 func (x *OnStop) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[12]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1247,7 +1403,7 @@ func (x *OnStop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnStop.ProtoReflect.Descriptor instead.
 func (*OnStop) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{12}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{14}
 }
 
 // InitPeer: a new peer connection; do not send to it yet.
@@ -1260,7 +1416,7 @@ type InitPeer struct {
 
 func (x *InitPeer) Reset() {
 	*x = InitPeer{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[13]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1428,7 @@ func (x *InitPeer) String() string {
 func (*InitPeer) ProtoMessage() {}
 
 func (x *InitPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[13]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1441,7 @@ func (x *InitPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitPeer.ProtoReflect.Descriptor instead.
 func (*InitPeer) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{13}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *InitPeer) GetPeer() *PeerInfo {
@@ -1306,7 +1462,7 @@ type AddPeer struct {
 
 func (x *AddPeer) Reset() {
 	*x = AddPeer{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[14]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1474,7 @@ func (x *AddPeer) String() string {
 func (*AddPeer) ProtoMessage() {}
 
 func (x *AddPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[14]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1487,7 @@ func (x *AddPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeer.ProtoReflect.Descriptor instead.
 func (*AddPeer) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{14}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AddPeer) GetConnectionId() string {
@@ -1361,7 +1517,7 @@ type Receive struct {
 
 func (x *Receive) Reset() {
 	*x = Receive{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[15]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1373,7 +1529,7 @@ func (x *Receive) String() string {
 func (*Receive) ProtoMessage() {}
 
 func (x *Receive) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[15]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1386,7 +1542,7 @@ func (x *Receive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receive.ProtoReflect.Descriptor instead.
 func (*Receive) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{15}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Receive) GetConnectionId() string {
@@ -1430,7 +1586,7 @@ type RemovePeer struct {
 
 func (x *RemovePeer) Reset() {
 	*x = RemovePeer{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[16]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1442,7 +1598,7 @@ func (x *RemovePeer) String() string {
 func (*RemovePeer) ProtoMessage() {}
 
 func (x *RemovePeer) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[16]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1455,7 +1611,7 @@ func (x *RemovePeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeer.ProtoReflect.Descriptor instead.
 func (*RemovePeer) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{16}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RemovePeer) GetConnectionId() string {
@@ -1505,7 +1661,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[17]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +1673,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[17]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +1686,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{17}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Command) GetRequestId() uint64 {
@@ -1747,7 +1903,7 @@ type Send struct {
 
 func (x *Send) Reset() {
 	*x = Send{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[18]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1759,7 +1915,7 @@ func (x *Send) String() string {
 func (*Send) ProtoMessage() {}
 
 func (x *Send) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[18]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1772,7 +1928,7 @@ func (x *Send) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Send.ProtoReflect.Descriptor instead.
 func (*Send) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{18}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Send) GetConnectionId() string {
@@ -1823,7 +1979,7 @@ type TrySend struct {
 
 func (x *TrySend) Reset() {
 	*x = TrySend{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[19]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1835,7 +1991,7 @@ func (x *TrySend) String() string {
 func (*TrySend) ProtoMessage() {}
 
 func (x *TrySend) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[19]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1848,7 +2004,7 @@ func (x *TrySend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrySend.ProtoReflect.Descriptor instead.
 func (*TrySend) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{19}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TrySend) GetConnectionId() string {
@@ -1890,7 +2046,7 @@ type Broadcast struct {
 
 func (x *Broadcast) Reset() {
 	*x = Broadcast{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[20]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +2058,7 @@ func (x *Broadcast) String() string {
 func (*Broadcast) ProtoMessage() {}
 
 func (x *Broadcast) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[20]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,7 +2071,7 @@ func (x *Broadcast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Broadcast.ProtoReflect.Descriptor instead.
 func (*Broadcast) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{20}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Broadcast) GetChannelId() uint32 {
@@ -1946,7 +2102,7 @@ type StopPeerForError struct {
 
 func (x *StopPeerForError) Reset() {
 	*x = StopPeerForError{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[21]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2114,7 @@ func (x *StopPeerForError) String() string {
 func (*StopPeerForError) ProtoMessage() {}
 
 func (x *StopPeerForError) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[21]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2127,7 @@ func (x *StopPeerForError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPeerForError.ProtoReflect.Descriptor instead.
 func (*StopPeerForError) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{21}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StopPeerForError) GetConnectionId() string {
@@ -2013,7 +2169,7 @@ type StopPeerGracefully struct {
 
 func (x *StopPeerGracefully) Reset() {
 	*x = StopPeerGracefully{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[22]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2181,7 @@ func (x *StopPeerGracefully) String() string {
 func (*StopPeerGracefully) ProtoMessage() {}
 
 func (x *StopPeerGracefully) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[22]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2194,7 @@ func (x *StopPeerGracefully) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPeerGracefully.ProtoReflect.Descriptor instead.
 func (*StopPeerGracefully) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{22}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StopPeerGracefully) GetConnectionId() string {
@@ -2066,7 +2222,7 @@ type MarkPeerAsGood struct {
 
 func (x *MarkPeerAsGood) Reset() {
 	*x = MarkPeerAsGood{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[23]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2234,7 @@ func (x *MarkPeerAsGood) String() string {
 func (*MarkPeerAsGood) ProtoMessage() {}
 
 func (x *MarkPeerAsGood) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[23]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2247,7 @@ func (x *MarkPeerAsGood) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkPeerAsGood.ProtoReflect.Descriptor instead.
 func (*MarkPeerAsGood) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{23}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *MarkPeerAsGood) GetConnectionId() string {
@@ -2120,7 +2276,7 @@ type DialPeers struct {
 
 func (x *DialPeers) Reset() {
 	*x = DialPeers{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[24]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2132,7 +2288,7 @@ func (x *DialPeers) String() string {
 func (*DialPeers) ProtoMessage() {}
 
 func (x *DialPeers) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[24]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2145,7 +2301,7 @@ func (x *DialPeers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialPeers.ProtoReflect.Descriptor instead.
 func (*DialPeers) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{24}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DialPeers) GetAddresses() []string {
@@ -2174,7 +2330,7 @@ type GetPeerData struct {
 
 func (x *GetPeerData) Reset() {
 	*x = GetPeerData{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[25]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +2342,7 @@ func (x *GetPeerData) String() string {
 func (*GetPeerData) ProtoMessage() {}
 
 func (x *GetPeerData) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[25]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +2355,7 @@ func (x *GetPeerData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPeerData.ProtoReflect.Descriptor instead.
 func (*GetPeerData) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{25}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetPeerData) GetConnectionId() string {
@@ -2236,7 +2392,7 @@ type SetPeerData struct {
 
 func (x *SetPeerData) Reset() {
 	*x = SetPeerData{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[26]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2248,7 +2404,7 @@ func (x *SetPeerData) String() string {
 func (*SetPeerData) ProtoMessage() {}
 
 func (x *SetPeerData) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[26]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2261,7 +2417,7 @@ func (x *SetPeerData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPeerData.ProtoReflect.Descriptor instead.
 func (*SetPeerData) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{26}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SetPeerData) GetConnectionId() string {
@@ -2301,7 +2457,7 @@ type ListPeers struct {
 
 func (x *ListPeers) Reset() {
 	*x = ListPeers{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[27]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2313,7 +2469,7 @@ func (x *ListPeers) String() string {
 func (*ListPeers) ProtoMessage() {}
 
 func (x *ListPeers) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[27]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2326,7 +2482,7 @@ func (x *ListPeers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeers.ProtoReflect.Descriptor instead.
 func (*ListPeers) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{27}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{29}
 }
 
 // NumPeers counts peers as CometBFT's NumPeers does.
@@ -2338,7 +2494,7 @@ type NumPeers struct {
 
 func (x *NumPeers) Reset() {
 	*x = NumPeers{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[28]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2350,7 +2506,7 @@ func (x *NumPeers) String() string {
 func (*NumPeers) ProtoMessage() {}
 
 func (x *NumPeers) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[28]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2363,7 +2519,7 @@ func (x *NumPeers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NumPeers.ProtoReflect.Descriptor instead.
 func (*NumPeers) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{28}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{30}
 }
 
 // GetPeer describes one connected peer and its connection status.
@@ -2376,7 +2532,7 @@ type GetPeer struct {
 
 func (x *GetPeer) Reset() {
 	*x = GetPeer{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[29]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2388,7 +2544,7 @@ func (x *GetPeer) String() string {
 func (*GetPeer) ProtoMessage() {}
 
 func (x *GetPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[29]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2401,7 +2557,7 @@ func (x *GetPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPeer.ProtoReflect.Descriptor instead.
 func (*GetPeer) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{29}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetPeer) GetPeerId() string {
@@ -2425,7 +2581,7 @@ type CommandError struct {
 
 func (x *CommandError) Reset() {
 	*x = CommandError{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[30]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2593,7 @@ func (x *CommandError) String() string {
 func (*CommandError) ProtoMessage() {}
 
 func (x *CommandError) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[30]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2606,7 @@ func (x *CommandError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandError.ProtoReflect.Descriptor instead.
 func (*CommandError) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{30}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *CommandError) GetCode() int32 {
@@ -2496,7 +2652,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[31]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +2664,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[31]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +2677,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{31}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CommandResult) GetRequestId() uint64 {
@@ -2663,7 +2819,7 @@ type Empty struct {
 
 func (x *Empty) Reset() {
 	*x = Empty{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[32]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2675,7 +2831,7 @@ func (x *Empty) String() string {
 func (*Empty) ProtoMessage() {}
 
 func (x *Empty) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[32]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2688,7 +2844,7 @@ func (x *Empty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Empty.ProtoReflect.Descriptor instead.
 func (*Empty) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{32}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{34}
 }
 
 // SendResult says whether the message was queued.
@@ -2701,7 +2857,7 @@ type SendResult struct {
 
 func (x *SendResult) Reset() {
 	*x = SendResult{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[33]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +2869,7 @@ func (x *SendResult) String() string {
 func (*SendResult) ProtoMessage() {}
 
 func (x *SendResult) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[33]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +2882,7 @@ func (x *SendResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
 func (*SendResult) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{33}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SendResult) GetQueued() bool {
@@ -2746,7 +2902,7 @@ type BroadcastResult struct {
 
 func (x *BroadcastResult) Reset() {
 	*x = BroadcastResult{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[34]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2758,7 +2914,7 @@ func (x *BroadcastResult) String() string {
 func (*BroadcastResult) ProtoMessage() {}
 
 func (x *BroadcastResult) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[34]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2771,7 +2927,7 @@ func (x *BroadcastResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastResult.ProtoReflect.Descriptor instead.
 func (*BroadcastResult) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{34}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BroadcastResult) GetResults() []*BroadcastResult_Entry {
@@ -2792,7 +2948,7 @@ type PeerDataResult struct {
 
 func (x *PeerDataResult) Reset() {
 	*x = PeerDataResult{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[35]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2804,7 +2960,7 @@ func (x *PeerDataResult) String() string {
 func (*PeerDataResult) ProtoMessage() {}
 
 func (x *PeerDataResult) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[35]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2817,7 +2973,7 @@ func (x *PeerDataResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerDataResult.ProtoReflect.Descriptor instead.
 func (*PeerDataResult) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{35}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PeerDataResult) GetFound() bool {
@@ -2844,7 +3000,7 @@ type PeerList struct {
 
 func (x *PeerList) Reset() {
 	*x = PeerList{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[36]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2856,7 +3012,7 @@ func (x *PeerList) String() string {
 func (*PeerList) ProtoMessage() {}
 
 func (x *PeerList) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[36]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2869,7 +3025,7 @@ func (x *PeerList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerList.ProtoReflect.Descriptor instead.
 func (*PeerList) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{36}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PeerList) GetPeers() []*PeerInfo {
@@ -2891,7 +3047,7 @@ type PeerCounts struct {
 
 func (x *PeerCounts) Reset() {
 	*x = PeerCounts{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[37]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2903,7 +3059,7 @@ func (x *PeerCounts) String() string {
 func (*PeerCounts) ProtoMessage() {}
 
 func (x *PeerCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[37]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2916,7 +3072,7 @@ func (x *PeerCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerCounts.ProtoReflect.Descriptor instead.
 func (*PeerCounts) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{37}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PeerCounts) GetOutbound() uint32 {
@@ -2954,7 +3110,7 @@ type ChannelStatus struct {
 
 func (x *ChannelStatus) Reset() {
 	*x = ChannelStatus{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[38]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2966,7 +3122,7 @@ func (x *ChannelStatus) String() string {
 func (*ChannelStatus) ProtoMessage() {}
 
 func (x *ChannelStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[38]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2979,7 +3135,7 @@ func (x *ChannelStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelStatus.ProtoReflect.Descriptor instead.
 func (*ChannelStatus) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{38}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ChannelStatus) GetId() uint32 {
@@ -3034,7 +3190,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[39]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3046,7 +3202,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[39]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3059,7 +3215,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{39}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PeerStatus) GetPeer() *PeerInfo {
@@ -3120,7 +3276,7 @@ type GetNodeInfoRequest struct {
 
 func (x *GetNodeInfoRequest) Reset() {
 	*x = GetNodeInfoRequest{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[40]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3132,7 +3288,7 @@ func (x *GetNodeInfoRequest) String() string {
 func (*GetNodeInfoRequest) ProtoMessage() {}
 
 func (x *GetNodeInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[40]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3145,7 +3301,7 @@ func (x *GetNodeInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeInfoRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{40}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{42}
 }
 
 // GetNodeInfoResponse carries our NodeInfo.
@@ -3158,7 +3314,7 @@ type GetNodeInfoResponse struct {
 
 func (x *GetNodeInfoResponse) Reset() {
 	*x = GetNodeInfoResponse{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[41]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3326,7 @@ func (x *GetNodeInfoResponse) String() string {
 func (*GetNodeInfoResponse) ProtoMessage() {}
 
 func (x *GetNodeInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[41]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3339,7 @@ func (x *GetNodeInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetNodeInfoResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{41}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetNodeInfoResponse) GetNodeInfo() *NodeInfo {
@@ -3202,7 +3358,7 @@ type GetNetInfoRequest struct {
 
 func (x *GetNetInfoRequest) Reset() {
 	*x = GetNetInfoRequest{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[42]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3214,7 +3370,7 @@ func (x *GetNetInfoRequest) String() string {
 func (*GetNetInfoRequest) ProtoMessage() {}
 
 func (x *GetNetInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[42]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3227,7 +3383,7 @@ func (x *GetNetInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNetInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetNetInfoRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{42}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{44}
 }
 
 // GetNetInfoResponse mirrors CometBFT's /net_info result.
@@ -3243,7 +3399,7 @@ type GetNetInfoResponse struct {
 
 func (x *GetNetInfoResponse) Reset() {
 	*x = GetNetInfoResponse{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[43]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3255,7 +3411,7 @@ func (x *GetNetInfoResponse) String() string {
 func (*GetNetInfoResponse) ProtoMessage() {}
 
 func (x *GetNetInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[43]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3268,7 +3424,7 @@ func (x *GetNetInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNetInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetNetInfoResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{43}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetNetInfoResponse) GetListening() bool {
@@ -3308,7 +3464,7 @@ type ListPeersRequest struct {
 
 func (x *ListPeersRequest) Reset() {
 	*x = ListPeersRequest{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[44]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3320,7 +3476,7 @@ func (x *ListPeersRequest) String() string {
 func (*ListPeersRequest) ProtoMessage() {}
 
 func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[44]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3333,7 +3489,7 @@ func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersRequest.ProtoReflect.Descriptor instead.
 func (*ListPeersRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{44}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{46}
 }
 
 // ListPeersResponse lists connected peers.
@@ -3346,7 +3502,7 @@ type ListPeersResponse struct {
 
 func (x *ListPeersResponse) Reset() {
 	*x = ListPeersResponse{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[45]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3358,7 +3514,7 @@ func (x *ListPeersResponse) String() string {
 func (*ListPeersResponse) ProtoMessage() {}
 
 func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[45]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3371,7 +3527,7 @@ func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersResponse.ProtoReflect.Descriptor instead.
 func (*ListPeersResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{45}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListPeersResponse) GetPeers() []*PeerStatus {
@@ -3391,7 +3547,7 @@ type DialPeersRequest struct {
 
 func (x *DialPeersRequest) Reset() {
 	*x = DialPeersRequest{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[46]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3403,7 +3559,7 @@ func (x *DialPeersRequest) String() string {
 func (*DialPeersRequest) ProtoMessage() {}
 
 func (x *DialPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[46]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3416,7 +3572,7 @@ func (x *DialPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialPeersRequest.ProtoReflect.Descriptor instead.
 func (*DialPeersRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{46}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DialPeersRequest) GetAddresses() []string {
@@ -3439,7 +3595,7 @@ type DialOutcome struct {
 
 func (x *DialOutcome) Reset() {
 	*x = DialOutcome{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[47]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3451,7 +3607,7 @@ func (x *DialOutcome) String() string {
 func (*DialOutcome) ProtoMessage() {}
 
 func (x *DialOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[47]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3464,7 +3620,7 @@ func (x *DialOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialOutcome.ProtoReflect.Descriptor instead.
 func (*DialOutcome) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{47}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DialOutcome) GetAddress() string {
@@ -3498,7 +3654,7 @@ type DialPeersResponse struct {
 
 func (x *DialPeersResponse) Reset() {
 	*x = DialPeersResponse{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[48]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3510,7 +3666,7 @@ func (x *DialPeersResponse) String() string {
 func (*DialPeersResponse) ProtoMessage() {}
 
 func (x *DialPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[48]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3523,7 +3679,7 @@ func (x *DialPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialPeersResponse.ProtoReflect.Descriptor instead.
 func (*DialPeersResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{48}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DialPeersResponse) GetOutcomes() []*DialOutcome {
@@ -3545,7 +3701,7 @@ type StopPeerRequest struct {
 
 func (x *StopPeerRequest) Reset() {
 	*x = StopPeerRequest{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[49]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3557,7 +3713,7 @@ func (x *StopPeerRequest) String() string {
 func (*StopPeerRequest) ProtoMessage() {}
 
 func (x *StopPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[49]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3570,7 +3726,7 @@ func (x *StopPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPeerRequest.ProtoReflect.Descriptor instead.
 func (*StopPeerRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{49}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *StopPeerRequest) GetPeerId() string {
@@ -3596,7 +3752,7 @@ type StopPeerResponse struct {
 
 func (x *StopPeerResponse) Reset() {
 	*x = StopPeerResponse{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[50]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3608,7 +3764,7 @@ func (x *StopPeerResponse) String() string {
 func (*StopPeerResponse) ProtoMessage() {}
 
 func (x *StopPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[50]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3621,7 +3777,7 @@ func (x *StopPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPeerResponse.ProtoReflect.Descriptor instead.
 func (*StopPeerResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{50}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{52}
 }
 
 type BroadcastResult_Entry struct {
@@ -3634,7 +3790,7 @@ type BroadcastResult_Entry struct {
 
 func (x *BroadcastResult_Entry) Reset() {
 	*x = BroadcastResult_Entry{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[51]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3646,7 +3802,7 @@ func (x *BroadcastResult_Entry) String() string {
 func (*BroadcastResult_Entry) ProtoMessage() {}
 
 func (x *BroadcastResult_Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[51]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3659,7 +3815,7 @@ func (x *BroadcastResult_Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastResult_Entry.ProtoReflect.Descriptor instead.
 func (*BroadcastResult_Entry) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{34, 0}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{36, 0}
 }
 
 func (x *BroadcastResult_Entry) GetPeerId() string {
@@ -3680,32 +3836,41 @@ var File_switchboard_gateway_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_switchboard_gateway_v1_gateway_proto_rawDesc = "" +
 	"\n" +
-	"$switchboard/gateway/v1/gateway.proto\x12\x16switchboard.gateway.v1\"\xfe\x01\n" +
+	"$switchboard/gateway/v1/gateway.proto\x12\x16switchboard.gateway.v1\"\xbc\x02\n" +
 	"\rAttachRequest\x12>\n" +
 	"\bregister\x18\x01 \x01(\v2 .switchboard.gateway.v1.RegisterH\x00R\bregister\x12/\n" +
 	"\x03ack\x18\x02 \x01(\v2\x1b.switchboard.gateway.v1.AckH\x00R\x03ack\x128\n" +
 	"\x06credit\x18\x03 \x01(\v2\x1e.switchboard.gateway.v1.CreditH\x00R\x06credit\x12;\n" +
-	"\acommand\x18\x04 \x01(\v2\x1f.switchboard.gateway.v1.CommandH\x00R\acommandB\x05\n" +
-	"\x03msg\"\xdc\x01\n" +
+	"\acommand\x18\x04 \x01(\v2\x1f.switchboard.gateway.v1.CommandH\x00R\acommand\x12<\n" +
+	"\x05batch\x18\x05 \x01(\v2$.switchboard.gateway.v1.RequestBatchH\x00R\x05batchB\x05\n" +
+	"\x03msg\"\xb2\x01\n" +
+	"\fRequestBatch\x12-\n" +
+	"\x03ack\x18\x01 \x01(\v2\x1b.switchboard.gateway.v1.AckR\x03ack\x126\n" +
+	"\x06credit\x18\x02 \x01(\v2\x1e.switchboard.gateway.v1.CreditR\x06credit\x12;\n" +
+	"\bcommands\x18\x03 \x03(\v2\x1f.switchboard.gateway.v1.CommandR\bcommands\"\x9d\x02\n" +
 	"\x0eAttachResponse\x12D\n" +
 	"\n" +
 	"registered\x18\x01 \x01(\v2\".switchboard.gateway.v1.RegisteredH\x00R\n" +
 	"registered\x12<\n" +
 	"\x06events\x18\x02 \x01(\v2\".switchboard.gateway.v1.EventBatchH\x00R\x06events\x12?\n" +
-	"\x06result\x18\x03 \x01(\v2%.switchboard.gateway.v1.CommandResultH\x00R\x06resultB\x05\n" +
-	"\x03msg\"\xa6\x02\n" +
+	"\x06result\x18\x03 \x01(\v2%.switchboard.gateway.v1.CommandResultH\x00R\x06result\x12?\n" +
+	"\aresults\x18\x04 \x01(\v2#.switchboard.gateway.v1.ResultBatchH\x00R\aresultsB\x05\n" +
+	"\x03msg\"N\n" +
+	"\vResultBatch\x12?\n" +
+	"\aresults\x18\x01 \x03(\v2%.switchboard.gateway.v1.CommandResultR\aresults\"\xa6\x02\n" +
 	"\x11ChannelDescriptor\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x1a\n" +
 	"\bpriority\x18\x02 \x01(\rR\bpriority\x12.\n" +
 	"\x13send_queue_capacity\x18\x03 \x01(\rR\x11sendQueueCapacity\x120\n" +
 	"\x14recv_buffer_capacity\x18\x04 \x01(\rR\x12recvBufferCapacity\x122\n" +
 	"\x15recv_message_capacity\x18\x05 \x01(\rR\x13recvMessageCapacity\x12O\n" +
-	"\x0foverflow_policy\x18\x06 \x01(\x0e2&.switchboard.gateway.v1.OverflowPolicyR\x0eoverflowPolicy\"\xe0\x01\n" +
+	"\x0foverflow_policy\x18\x06 \x01(\x0e2&.switchboard.gateway.v1.OverflowPolicyR\x0eoverflowPolicy\"\x85\x02\n" +
 	"\bRegister\x12!\n" +
 	"\freactor_name\x18\x01 \x01(\tR\vreactorName\x12E\n" +
 	"\bchannels\x18\x02 \x03(\v2).switchboard.gateway.v1.ChannelDescriptorR\bchannels\x12#\n" +
 	"\rsession_token\x18\x03 \x01(\tR\fsessionToken\x12E\n" +
-	"\x0einitial_credit\x18\x04 \x01(\v2\x1e.switchboard.gateway.v1.CreditR\rinitialCredit\"\xe4\x01\n" +
+	"\x0einitial_credit\x18\x04 \x01(\v2\x1e.switchboard.gateway.v1.CreditR\rinitialCredit\x12#\n" +
+	"\rbatch_results\x18\x05 \x01(\bR\fbatchResults\"\xe4\x01\n" +
 	"\n" +
 	"Registered\x12#\n" +
 	"\rsession_token\x18\x01 \x01(\tR\fsessionToken\x12\x18\n" +
@@ -3964,130 +4129,138 @@ func file_switchboard_gateway_v1_gateway_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_gateway_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_switchboard_gateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_switchboard_gateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_switchboard_gateway_v1_gateway_proto_goTypes = []any{
 	(OverflowPolicy)(0),           // 0: switchboard.gateway.v1.OverflowPolicy
 	(ErrorReason)(0),              // 1: switchboard.gateway.v1.ErrorReason
 	(*AttachRequest)(nil),         // 2: switchboard.gateway.v1.AttachRequest
-	(*AttachResponse)(nil),        // 3: switchboard.gateway.v1.AttachResponse
-	(*ChannelDescriptor)(nil),     // 4: switchboard.gateway.v1.ChannelDescriptor
-	(*Register)(nil),              // 5: switchboard.gateway.v1.Register
-	(*Registered)(nil),            // 6: switchboard.gateway.v1.Registered
-	(*Ack)(nil),                   // 7: switchboard.gateway.v1.Ack
-	(*Credit)(nil),                // 8: switchboard.gateway.v1.Credit
-	(*NodeInfo)(nil),              // 9: switchboard.gateway.v1.NodeInfo
-	(*PeerInfo)(nil),              // 10: switchboard.gateway.v1.PeerInfo
-	(*EventBatch)(nil),            // 11: switchboard.gateway.v1.EventBatch
-	(*Event)(nil),                 // 12: switchboard.gateway.v1.Event
-	(*OnStart)(nil),               // 13: switchboard.gateway.v1.OnStart
-	(*OnStop)(nil),                // 14: switchboard.gateway.v1.OnStop
-	(*InitPeer)(nil),              // 15: switchboard.gateway.v1.InitPeer
-	(*AddPeer)(nil),               // 16: switchboard.gateway.v1.AddPeer
-	(*Receive)(nil),               // 17: switchboard.gateway.v1.Receive
-	(*RemovePeer)(nil),            // 18: switchboard.gateway.v1.RemovePeer
-	(*Command)(nil),               // 19: switchboard.gateway.v1.Command
-	(*Send)(nil),                  // 20: switchboard.gateway.v1.Send
-	(*TrySend)(nil),               // 21: switchboard.gateway.v1.TrySend
-	(*Broadcast)(nil),             // 22: switchboard.gateway.v1.Broadcast
-	(*StopPeerForError)(nil),      // 23: switchboard.gateway.v1.StopPeerForError
-	(*StopPeerGracefully)(nil),    // 24: switchboard.gateway.v1.StopPeerGracefully
-	(*MarkPeerAsGood)(nil),        // 25: switchboard.gateway.v1.MarkPeerAsGood
-	(*DialPeers)(nil),             // 26: switchboard.gateway.v1.DialPeers
-	(*GetPeerData)(nil),           // 27: switchboard.gateway.v1.GetPeerData
-	(*SetPeerData)(nil),           // 28: switchboard.gateway.v1.SetPeerData
-	(*ListPeers)(nil),             // 29: switchboard.gateway.v1.ListPeers
-	(*NumPeers)(nil),              // 30: switchboard.gateway.v1.NumPeers
-	(*GetPeer)(nil),               // 31: switchboard.gateway.v1.GetPeer
-	(*CommandError)(nil),          // 32: switchboard.gateway.v1.CommandError
-	(*CommandResult)(nil),         // 33: switchboard.gateway.v1.CommandResult
-	(*Empty)(nil),                 // 34: switchboard.gateway.v1.Empty
-	(*SendResult)(nil),            // 35: switchboard.gateway.v1.SendResult
-	(*BroadcastResult)(nil),       // 36: switchboard.gateway.v1.BroadcastResult
-	(*PeerDataResult)(nil),        // 37: switchboard.gateway.v1.PeerDataResult
-	(*PeerList)(nil),              // 38: switchboard.gateway.v1.PeerList
-	(*PeerCounts)(nil),            // 39: switchboard.gateway.v1.PeerCounts
-	(*ChannelStatus)(nil),         // 40: switchboard.gateway.v1.ChannelStatus
-	(*PeerStatus)(nil),            // 41: switchboard.gateway.v1.PeerStatus
-	(*GetNodeInfoRequest)(nil),    // 42: switchboard.gateway.v1.GetNodeInfoRequest
-	(*GetNodeInfoResponse)(nil),   // 43: switchboard.gateway.v1.GetNodeInfoResponse
-	(*GetNetInfoRequest)(nil),     // 44: switchboard.gateway.v1.GetNetInfoRequest
-	(*GetNetInfoResponse)(nil),    // 45: switchboard.gateway.v1.GetNetInfoResponse
-	(*ListPeersRequest)(nil),      // 46: switchboard.gateway.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),     // 47: switchboard.gateway.v1.ListPeersResponse
-	(*DialPeersRequest)(nil),      // 48: switchboard.gateway.v1.DialPeersRequest
-	(*DialOutcome)(nil),           // 49: switchboard.gateway.v1.DialOutcome
-	(*DialPeersResponse)(nil),     // 50: switchboard.gateway.v1.DialPeersResponse
-	(*StopPeerRequest)(nil),       // 51: switchboard.gateway.v1.StopPeerRequest
-	(*StopPeerResponse)(nil),      // 52: switchboard.gateway.v1.StopPeerResponse
-	(*BroadcastResult_Entry)(nil), // 53: switchboard.gateway.v1.BroadcastResult.Entry
+	(*RequestBatch)(nil),          // 3: switchboard.gateway.v1.RequestBatch
+	(*AttachResponse)(nil),        // 4: switchboard.gateway.v1.AttachResponse
+	(*ResultBatch)(nil),           // 5: switchboard.gateway.v1.ResultBatch
+	(*ChannelDescriptor)(nil),     // 6: switchboard.gateway.v1.ChannelDescriptor
+	(*Register)(nil),              // 7: switchboard.gateway.v1.Register
+	(*Registered)(nil),            // 8: switchboard.gateway.v1.Registered
+	(*Ack)(nil),                   // 9: switchboard.gateway.v1.Ack
+	(*Credit)(nil),                // 10: switchboard.gateway.v1.Credit
+	(*NodeInfo)(nil),              // 11: switchboard.gateway.v1.NodeInfo
+	(*PeerInfo)(nil),              // 12: switchboard.gateway.v1.PeerInfo
+	(*EventBatch)(nil),            // 13: switchboard.gateway.v1.EventBatch
+	(*Event)(nil),                 // 14: switchboard.gateway.v1.Event
+	(*OnStart)(nil),               // 15: switchboard.gateway.v1.OnStart
+	(*OnStop)(nil),                // 16: switchboard.gateway.v1.OnStop
+	(*InitPeer)(nil),              // 17: switchboard.gateway.v1.InitPeer
+	(*AddPeer)(nil),               // 18: switchboard.gateway.v1.AddPeer
+	(*Receive)(nil),               // 19: switchboard.gateway.v1.Receive
+	(*RemovePeer)(nil),            // 20: switchboard.gateway.v1.RemovePeer
+	(*Command)(nil),               // 21: switchboard.gateway.v1.Command
+	(*Send)(nil),                  // 22: switchboard.gateway.v1.Send
+	(*TrySend)(nil),               // 23: switchboard.gateway.v1.TrySend
+	(*Broadcast)(nil),             // 24: switchboard.gateway.v1.Broadcast
+	(*StopPeerForError)(nil),      // 25: switchboard.gateway.v1.StopPeerForError
+	(*StopPeerGracefully)(nil),    // 26: switchboard.gateway.v1.StopPeerGracefully
+	(*MarkPeerAsGood)(nil),        // 27: switchboard.gateway.v1.MarkPeerAsGood
+	(*DialPeers)(nil),             // 28: switchboard.gateway.v1.DialPeers
+	(*GetPeerData)(nil),           // 29: switchboard.gateway.v1.GetPeerData
+	(*SetPeerData)(nil),           // 30: switchboard.gateway.v1.SetPeerData
+	(*ListPeers)(nil),             // 31: switchboard.gateway.v1.ListPeers
+	(*NumPeers)(nil),              // 32: switchboard.gateway.v1.NumPeers
+	(*GetPeer)(nil),               // 33: switchboard.gateway.v1.GetPeer
+	(*CommandError)(nil),          // 34: switchboard.gateway.v1.CommandError
+	(*CommandResult)(nil),         // 35: switchboard.gateway.v1.CommandResult
+	(*Empty)(nil),                 // 36: switchboard.gateway.v1.Empty
+	(*SendResult)(nil),            // 37: switchboard.gateway.v1.SendResult
+	(*BroadcastResult)(nil),       // 38: switchboard.gateway.v1.BroadcastResult
+	(*PeerDataResult)(nil),        // 39: switchboard.gateway.v1.PeerDataResult
+	(*PeerList)(nil),              // 40: switchboard.gateway.v1.PeerList
+	(*PeerCounts)(nil),            // 41: switchboard.gateway.v1.PeerCounts
+	(*ChannelStatus)(nil),         // 42: switchboard.gateway.v1.ChannelStatus
+	(*PeerStatus)(nil),            // 43: switchboard.gateway.v1.PeerStatus
+	(*GetNodeInfoRequest)(nil),    // 44: switchboard.gateway.v1.GetNodeInfoRequest
+	(*GetNodeInfoResponse)(nil),   // 45: switchboard.gateway.v1.GetNodeInfoResponse
+	(*GetNetInfoRequest)(nil),     // 46: switchboard.gateway.v1.GetNetInfoRequest
+	(*GetNetInfoResponse)(nil),    // 47: switchboard.gateway.v1.GetNetInfoResponse
+	(*ListPeersRequest)(nil),      // 48: switchboard.gateway.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),     // 49: switchboard.gateway.v1.ListPeersResponse
+	(*DialPeersRequest)(nil),      // 50: switchboard.gateway.v1.DialPeersRequest
+	(*DialOutcome)(nil),           // 51: switchboard.gateway.v1.DialOutcome
+	(*DialPeersResponse)(nil),     // 52: switchboard.gateway.v1.DialPeersResponse
+	(*StopPeerRequest)(nil),       // 53: switchboard.gateway.v1.StopPeerRequest
+	(*StopPeerResponse)(nil),      // 54: switchboard.gateway.v1.StopPeerResponse
+	(*BroadcastResult_Entry)(nil), // 55: switchboard.gateway.v1.BroadcastResult.Entry
 }
 var file_switchboard_gateway_v1_gateway_proto_depIdxs = []int32{
-	5,  // 0: switchboard.gateway.v1.AttachRequest.register:type_name -> switchboard.gateway.v1.Register
-	7,  // 1: switchboard.gateway.v1.AttachRequest.ack:type_name -> switchboard.gateway.v1.Ack
-	8,  // 2: switchboard.gateway.v1.AttachRequest.credit:type_name -> switchboard.gateway.v1.Credit
-	19, // 3: switchboard.gateway.v1.AttachRequest.command:type_name -> switchboard.gateway.v1.Command
-	6,  // 4: switchboard.gateway.v1.AttachResponse.registered:type_name -> switchboard.gateway.v1.Registered
-	11, // 5: switchboard.gateway.v1.AttachResponse.events:type_name -> switchboard.gateway.v1.EventBatch
-	33, // 6: switchboard.gateway.v1.AttachResponse.result:type_name -> switchboard.gateway.v1.CommandResult
-	0,  // 7: switchboard.gateway.v1.ChannelDescriptor.overflow_policy:type_name -> switchboard.gateway.v1.OverflowPolicy
-	4,  // 8: switchboard.gateway.v1.Register.channels:type_name -> switchboard.gateway.v1.ChannelDescriptor
-	8,  // 9: switchboard.gateway.v1.Register.initial_credit:type_name -> switchboard.gateway.v1.Credit
-	9,  // 10: switchboard.gateway.v1.Registered.node_info:type_name -> switchboard.gateway.v1.NodeInfo
-	9,  // 11: switchboard.gateway.v1.PeerInfo.node_info:type_name -> switchboard.gateway.v1.NodeInfo
-	12, // 12: switchboard.gateway.v1.EventBatch.events:type_name -> switchboard.gateway.v1.Event
-	13, // 13: switchboard.gateway.v1.Event.on_start:type_name -> switchboard.gateway.v1.OnStart
-	15, // 14: switchboard.gateway.v1.Event.init_peer:type_name -> switchboard.gateway.v1.InitPeer
-	16, // 15: switchboard.gateway.v1.Event.add_peer:type_name -> switchboard.gateway.v1.AddPeer
-	17, // 16: switchboard.gateway.v1.Event.receive:type_name -> switchboard.gateway.v1.Receive
-	18, // 17: switchboard.gateway.v1.Event.remove_peer:type_name -> switchboard.gateway.v1.RemovePeer
-	14, // 18: switchboard.gateway.v1.Event.on_stop:type_name -> switchboard.gateway.v1.OnStop
-	10, // 19: switchboard.gateway.v1.InitPeer.peer:type_name -> switchboard.gateway.v1.PeerInfo
-	20, // 20: switchboard.gateway.v1.Command.send:type_name -> switchboard.gateway.v1.Send
-	21, // 21: switchboard.gateway.v1.Command.try_send:type_name -> switchboard.gateway.v1.TrySend
-	22, // 22: switchboard.gateway.v1.Command.broadcast:type_name -> switchboard.gateway.v1.Broadcast
-	23, // 23: switchboard.gateway.v1.Command.stop_peer_for_error:type_name -> switchboard.gateway.v1.StopPeerForError
-	24, // 24: switchboard.gateway.v1.Command.stop_peer_gracefully:type_name -> switchboard.gateway.v1.StopPeerGracefully
-	25, // 25: switchboard.gateway.v1.Command.mark_peer_as_good:type_name -> switchboard.gateway.v1.MarkPeerAsGood
-	26, // 26: switchboard.gateway.v1.Command.dial_peers:type_name -> switchboard.gateway.v1.DialPeers
-	27, // 27: switchboard.gateway.v1.Command.get_peer_data:type_name -> switchboard.gateway.v1.GetPeerData
-	28, // 28: switchboard.gateway.v1.Command.set_peer_data:type_name -> switchboard.gateway.v1.SetPeerData
-	29, // 29: switchboard.gateway.v1.Command.list_peers:type_name -> switchboard.gateway.v1.ListPeers
-	30, // 30: switchboard.gateway.v1.Command.num_peers:type_name -> switchboard.gateway.v1.NumPeers
-	31, // 31: switchboard.gateway.v1.Command.get_peer:type_name -> switchboard.gateway.v1.GetPeer
-	1,  // 32: switchboard.gateway.v1.CommandError.reason:type_name -> switchboard.gateway.v1.ErrorReason
-	32, // 33: switchboard.gateway.v1.CommandResult.error:type_name -> switchboard.gateway.v1.CommandError
-	35, // 34: switchboard.gateway.v1.CommandResult.send:type_name -> switchboard.gateway.v1.SendResult
-	36, // 35: switchboard.gateway.v1.CommandResult.broadcast:type_name -> switchboard.gateway.v1.BroadcastResult
-	34, // 36: switchboard.gateway.v1.CommandResult.done:type_name -> switchboard.gateway.v1.Empty
-	37, // 37: switchboard.gateway.v1.CommandResult.peer_data:type_name -> switchboard.gateway.v1.PeerDataResult
-	38, // 38: switchboard.gateway.v1.CommandResult.peers:type_name -> switchboard.gateway.v1.PeerList
-	39, // 39: switchboard.gateway.v1.CommandResult.num_peers:type_name -> switchboard.gateway.v1.PeerCounts
-	41, // 40: switchboard.gateway.v1.CommandResult.peer:type_name -> switchboard.gateway.v1.PeerStatus
-	53, // 41: switchboard.gateway.v1.BroadcastResult.results:type_name -> switchboard.gateway.v1.BroadcastResult.Entry
-	10, // 42: switchboard.gateway.v1.PeerList.peers:type_name -> switchboard.gateway.v1.PeerInfo
-	10, // 43: switchboard.gateway.v1.PeerStatus.peer:type_name -> switchboard.gateway.v1.PeerInfo
-	40, // 44: switchboard.gateway.v1.PeerStatus.channels:type_name -> switchboard.gateway.v1.ChannelStatus
-	9,  // 45: switchboard.gateway.v1.GetNodeInfoResponse.node_info:type_name -> switchboard.gateway.v1.NodeInfo
-	41, // 46: switchboard.gateway.v1.GetNetInfoResponse.peers:type_name -> switchboard.gateway.v1.PeerStatus
-	41, // 47: switchboard.gateway.v1.ListPeersResponse.peers:type_name -> switchboard.gateway.v1.PeerStatus
-	49, // 48: switchboard.gateway.v1.DialPeersResponse.outcomes:type_name -> switchboard.gateway.v1.DialOutcome
-	2,  // 49: switchboard.gateway.v1.ReactorGatewayService.Attach:input_type -> switchboard.gateway.v1.AttachRequest
-	42, // 50: switchboard.gateway.v1.NodeService.GetNodeInfo:input_type -> switchboard.gateway.v1.GetNodeInfoRequest
-	44, // 51: switchboard.gateway.v1.NodeService.GetNetInfo:input_type -> switchboard.gateway.v1.GetNetInfoRequest
-	46, // 52: switchboard.gateway.v1.NodeService.ListPeers:input_type -> switchboard.gateway.v1.ListPeersRequest
-	48, // 53: switchboard.gateway.v1.NodeService.DialPeers:input_type -> switchboard.gateway.v1.DialPeersRequest
-	51, // 54: switchboard.gateway.v1.NodeService.StopPeer:input_type -> switchboard.gateway.v1.StopPeerRequest
-	3,  // 55: switchboard.gateway.v1.ReactorGatewayService.Attach:output_type -> switchboard.gateway.v1.AttachResponse
-	43, // 56: switchboard.gateway.v1.NodeService.GetNodeInfo:output_type -> switchboard.gateway.v1.GetNodeInfoResponse
-	45, // 57: switchboard.gateway.v1.NodeService.GetNetInfo:output_type -> switchboard.gateway.v1.GetNetInfoResponse
-	47, // 58: switchboard.gateway.v1.NodeService.ListPeers:output_type -> switchboard.gateway.v1.ListPeersResponse
-	50, // 59: switchboard.gateway.v1.NodeService.DialPeers:output_type -> switchboard.gateway.v1.DialPeersResponse
-	52, // 60: switchboard.gateway.v1.NodeService.StopPeer:output_type -> switchboard.gateway.v1.StopPeerResponse
-	55, // [55:61] is the sub-list for method output_type
-	49, // [49:55] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	7,  // 0: switchboard.gateway.v1.AttachRequest.register:type_name -> switchboard.gateway.v1.Register
+	9,  // 1: switchboard.gateway.v1.AttachRequest.ack:type_name -> switchboard.gateway.v1.Ack
+	10, // 2: switchboard.gateway.v1.AttachRequest.credit:type_name -> switchboard.gateway.v1.Credit
+	21, // 3: switchboard.gateway.v1.AttachRequest.command:type_name -> switchboard.gateway.v1.Command
+	3,  // 4: switchboard.gateway.v1.AttachRequest.batch:type_name -> switchboard.gateway.v1.RequestBatch
+	9,  // 5: switchboard.gateway.v1.RequestBatch.ack:type_name -> switchboard.gateway.v1.Ack
+	10, // 6: switchboard.gateway.v1.RequestBatch.credit:type_name -> switchboard.gateway.v1.Credit
+	21, // 7: switchboard.gateway.v1.RequestBatch.commands:type_name -> switchboard.gateway.v1.Command
+	8,  // 8: switchboard.gateway.v1.AttachResponse.registered:type_name -> switchboard.gateway.v1.Registered
+	13, // 9: switchboard.gateway.v1.AttachResponse.events:type_name -> switchboard.gateway.v1.EventBatch
+	35, // 10: switchboard.gateway.v1.AttachResponse.result:type_name -> switchboard.gateway.v1.CommandResult
+	5,  // 11: switchboard.gateway.v1.AttachResponse.results:type_name -> switchboard.gateway.v1.ResultBatch
+	35, // 12: switchboard.gateway.v1.ResultBatch.results:type_name -> switchboard.gateway.v1.CommandResult
+	0,  // 13: switchboard.gateway.v1.ChannelDescriptor.overflow_policy:type_name -> switchboard.gateway.v1.OverflowPolicy
+	6,  // 14: switchboard.gateway.v1.Register.channels:type_name -> switchboard.gateway.v1.ChannelDescriptor
+	10, // 15: switchboard.gateway.v1.Register.initial_credit:type_name -> switchboard.gateway.v1.Credit
+	11, // 16: switchboard.gateway.v1.Registered.node_info:type_name -> switchboard.gateway.v1.NodeInfo
+	11, // 17: switchboard.gateway.v1.PeerInfo.node_info:type_name -> switchboard.gateway.v1.NodeInfo
+	14, // 18: switchboard.gateway.v1.EventBatch.events:type_name -> switchboard.gateway.v1.Event
+	15, // 19: switchboard.gateway.v1.Event.on_start:type_name -> switchboard.gateway.v1.OnStart
+	17, // 20: switchboard.gateway.v1.Event.init_peer:type_name -> switchboard.gateway.v1.InitPeer
+	18, // 21: switchboard.gateway.v1.Event.add_peer:type_name -> switchboard.gateway.v1.AddPeer
+	19, // 22: switchboard.gateway.v1.Event.receive:type_name -> switchboard.gateway.v1.Receive
+	20, // 23: switchboard.gateway.v1.Event.remove_peer:type_name -> switchboard.gateway.v1.RemovePeer
+	16, // 24: switchboard.gateway.v1.Event.on_stop:type_name -> switchboard.gateway.v1.OnStop
+	12, // 25: switchboard.gateway.v1.InitPeer.peer:type_name -> switchboard.gateway.v1.PeerInfo
+	22, // 26: switchboard.gateway.v1.Command.send:type_name -> switchboard.gateway.v1.Send
+	23, // 27: switchboard.gateway.v1.Command.try_send:type_name -> switchboard.gateway.v1.TrySend
+	24, // 28: switchboard.gateway.v1.Command.broadcast:type_name -> switchboard.gateway.v1.Broadcast
+	25, // 29: switchboard.gateway.v1.Command.stop_peer_for_error:type_name -> switchboard.gateway.v1.StopPeerForError
+	26, // 30: switchboard.gateway.v1.Command.stop_peer_gracefully:type_name -> switchboard.gateway.v1.StopPeerGracefully
+	27, // 31: switchboard.gateway.v1.Command.mark_peer_as_good:type_name -> switchboard.gateway.v1.MarkPeerAsGood
+	28, // 32: switchboard.gateway.v1.Command.dial_peers:type_name -> switchboard.gateway.v1.DialPeers
+	29, // 33: switchboard.gateway.v1.Command.get_peer_data:type_name -> switchboard.gateway.v1.GetPeerData
+	30, // 34: switchboard.gateway.v1.Command.set_peer_data:type_name -> switchboard.gateway.v1.SetPeerData
+	31, // 35: switchboard.gateway.v1.Command.list_peers:type_name -> switchboard.gateway.v1.ListPeers
+	32, // 36: switchboard.gateway.v1.Command.num_peers:type_name -> switchboard.gateway.v1.NumPeers
+	33, // 37: switchboard.gateway.v1.Command.get_peer:type_name -> switchboard.gateway.v1.GetPeer
+	1,  // 38: switchboard.gateway.v1.CommandError.reason:type_name -> switchboard.gateway.v1.ErrorReason
+	34, // 39: switchboard.gateway.v1.CommandResult.error:type_name -> switchboard.gateway.v1.CommandError
+	37, // 40: switchboard.gateway.v1.CommandResult.send:type_name -> switchboard.gateway.v1.SendResult
+	38, // 41: switchboard.gateway.v1.CommandResult.broadcast:type_name -> switchboard.gateway.v1.BroadcastResult
+	36, // 42: switchboard.gateway.v1.CommandResult.done:type_name -> switchboard.gateway.v1.Empty
+	39, // 43: switchboard.gateway.v1.CommandResult.peer_data:type_name -> switchboard.gateway.v1.PeerDataResult
+	40, // 44: switchboard.gateway.v1.CommandResult.peers:type_name -> switchboard.gateway.v1.PeerList
+	41, // 45: switchboard.gateway.v1.CommandResult.num_peers:type_name -> switchboard.gateway.v1.PeerCounts
+	43, // 46: switchboard.gateway.v1.CommandResult.peer:type_name -> switchboard.gateway.v1.PeerStatus
+	55, // 47: switchboard.gateway.v1.BroadcastResult.results:type_name -> switchboard.gateway.v1.BroadcastResult.Entry
+	12, // 48: switchboard.gateway.v1.PeerList.peers:type_name -> switchboard.gateway.v1.PeerInfo
+	12, // 49: switchboard.gateway.v1.PeerStatus.peer:type_name -> switchboard.gateway.v1.PeerInfo
+	42, // 50: switchboard.gateway.v1.PeerStatus.channels:type_name -> switchboard.gateway.v1.ChannelStatus
+	11, // 51: switchboard.gateway.v1.GetNodeInfoResponse.node_info:type_name -> switchboard.gateway.v1.NodeInfo
+	43, // 52: switchboard.gateway.v1.GetNetInfoResponse.peers:type_name -> switchboard.gateway.v1.PeerStatus
+	43, // 53: switchboard.gateway.v1.ListPeersResponse.peers:type_name -> switchboard.gateway.v1.PeerStatus
+	51, // 54: switchboard.gateway.v1.DialPeersResponse.outcomes:type_name -> switchboard.gateway.v1.DialOutcome
+	2,  // 55: switchboard.gateway.v1.ReactorGatewayService.Attach:input_type -> switchboard.gateway.v1.AttachRequest
+	44, // 56: switchboard.gateway.v1.NodeService.GetNodeInfo:input_type -> switchboard.gateway.v1.GetNodeInfoRequest
+	46, // 57: switchboard.gateway.v1.NodeService.GetNetInfo:input_type -> switchboard.gateway.v1.GetNetInfoRequest
+	48, // 58: switchboard.gateway.v1.NodeService.ListPeers:input_type -> switchboard.gateway.v1.ListPeersRequest
+	50, // 59: switchboard.gateway.v1.NodeService.DialPeers:input_type -> switchboard.gateway.v1.DialPeersRequest
+	53, // 60: switchboard.gateway.v1.NodeService.StopPeer:input_type -> switchboard.gateway.v1.StopPeerRequest
+	4,  // 61: switchboard.gateway.v1.ReactorGatewayService.Attach:output_type -> switchboard.gateway.v1.AttachResponse
+	45, // 62: switchboard.gateway.v1.NodeService.GetNodeInfo:output_type -> switchboard.gateway.v1.GetNodeInfoResponse
+	47, // 63: switchboard.gateway.v1.NodeService.GetNetInfo:output_type -> switchboard.gateway.v1.GetNetInfoResponse
+	49, // 64: switchboard.gateway.v1.NodeService.ListPeers:output_type -> switchboard.gateway.v1.ListPeersResponse
+	52, // 65: switchboard.gateway.v1.NodeService.DialPeers:output_type -> switchboard.gateway.v1.DialPeersResponse
+	54, // 66: switchboard.gateway.v1.NodeService.StopPeer:output_type -> switchboard.gateway.v1.StopPeerResponse
+	61, // [61:67] is the sub-list for method output_type
+	55, // [55:61] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_gateway_v1_gateway_proto_init() }
@@ -4100,13 +4273,15 @@ func file_switchboard_gateway_v1_gateway_proto_init() {
 		(*AttachRequest_Ack)(nil),
 		(*AttachRequest_Credit)(nil),
 		(*AttachRequest_Command)(nil),
+		(*AttachRequest_Batch)(nil),
 	}
-	file_switchboard_gateway_v1_gateway_proto_msgTypes[1].OneofWrappers = []any{
+	file_switchboard_gateway_v1_gateway_proto_msgTypes[2].OneofWrappers = []any{
 		(*AttachResponse_Registered)(nil),
 		(*AttachResponse_Events)(nil),
 		(*AttachResponse_Result)(nil),
+		(*AttachResponse_Results)(nil),
 	}
-	file_switchboard_gateway_v1_gateway_proto_msgTypes[10].OneofWrappers = []any{
+	file_switchboard_gateway_v1_gateway_proto_msgTypes[12].OneofWrappers = []any{
 		(*Event_OnStart)(nil),
 		(*Event_InitPeer)(nil),
 		(*Event_AddPeer)(nil),
@@ -4114,7 +4289,7 @@ func file_switchboard_gateway_v1_gateway_proto_init() {
 		(*Event_RemovePeer)(nil),
 		(*Event_OnStop)(nil),
 	}
-	file_switchboard_gateway_v1_gateway_proto_msgTypes[17].OneofWrappers = []any{
+	file_switchboard_gateway_v1_gateway_proto_msgTypes[19].OneofWrappers = []any{
 		(*Command_Send)(nil),
 		(*Command_TrySend)(nil),
 		(*Command_Broadcast)(nil),
@@ -4128,7 +4303,7 @@ func file_switchboard_gateway_v1_gateway_proto_init() {
 		(*Command_NumPeers)(nil),
 		(*Command_GetPeer)(nil),
 	}
-	file_switchboard_gateway_v1_gateway_proto_msgTypes[31].OneofWrappers = []any{
+	file_switchboard_gateway_v1_gateway_proto_msgTypes[33].OneofWrappers = []any{
 		(*CommandResult_Send)(nil),
 		(*CommandResult_Broadcast)(nil),
 		(*CommandResult_Done)(nil),
@@ -4143,7 +4318,7 @@ func file_switchboard_gateway_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_gateway_v1_gateway_proto_rawDesc), len(file_switchboard_gateway_v1_gateway_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   52,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

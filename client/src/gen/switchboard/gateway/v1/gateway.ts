@@ -87,7 +87,26 @@ export interface AttachRequest {
     | //
     /** A command with a request ID; answered by a CommandResult. */
     { $case: "command"; value: Command }
+    | //
+    /**
+     * An ack, a credit and commands in one stream message, applied in that
+     * order; the same as sending them one by one, at a fraction of the cost.
+     */
+    { $case: "batch"; value: RequestBatch }
     | undefined;
+}
+
+/**
+ * RequestBatch is what a reactor has to say at one moment. Each part is
+ * optional. The node applies the ack, then the credit, then runs the commands
+ * in order, each answered by its own CommandResult as if sent alone (limits
+ * such as the commands in progress per stream count each command). A batch
+ * carries at most 1024 commands.
+ */
+export interface RequestBatch {
+  ack: Ack | undefined;
+  credit: Credit | undefined;
+  commands: Command[];
 }
 
 /** What the node sends on a reactor's stream. */
@@ -102,7 +121,18 @@ export interface AttachResponse {
     | //
     /** The answer to one command. */
     { $case: "result"; value: CommandResult }
+    | //
+    /**
+     * The answers to several commands, in the order they completed; sent
+     * only to clients that set Register.batch_results.
+     */
+    { $case: "results"; value: ResultBatch }
     | undefined;
+}
+
+/** ResultBatch carries the CommandResults that completed together. */
+export interface ResultBatch {
+  results: CommandResult[];
 }
 
 /** A channel the reactor handles (CometBFT's ChannelDescriptor). */
@@ -132,7 +162,14 @@ export interface Register {
   /** Set to resume: the token from an earlier Registered. */
   sessionToken: string;
   /** Events the node may send before the next Credit. */
-  initialCredit: Credit | undefined;
+  initialCredit:
+    | Credit
+    | undefined;
+  /**
+   * The client understands ResultBatch: the node may answer several
+   * commands in one stream message instead of one CommandResult each.
+   */
+  batchResults: boolean;
 }
 
 /** Registered carries what SetSwitch would hand over. */
@@ -515,6 +552,9 @@ export const AttachRequest: MessageFns<AttachRequest> = {
       case "command":
         Command.encode(message.msg.value, writer.uint32(34).fork()).join();
         break;
+      case "batch":
+        RequestBatch.encode(message.msg.value, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -564,6 +604,82 @@ export const AttachRequest: MessageFns<AttachRequest> = {
             message.msg = { $case: "command", value: Command.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.msg = { $case: "batch", value: RequestBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRequestBatch(): RequestBatch {
+  return { ack: undefined, credit: undefined, commands: [] };
+}
+
+export const RequestBatch: MessageFns<RequestBatch> = {
+  encode(message: RequestBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ack !== undefined) {
+      Ack.encode(message.ack, writer.uint32(10).fork()).join();
+    }
+    if (message.credit !== undefined) {
+      Credit.encode(message.credit, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.commands) {
+      Command.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RequestBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRequestBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ack = Ack.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.credit = Credit.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.commands.push(Command.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -592,6 +708,9 @@ export const AttachResponse: MessageFns<AttachResponse> = {
         break;
       case "result":
         CommandResult.encode(message.msg.value, writer.uint32(26).fork()).join();
+        break;
+      case "results":
+        ResultBatch.encode(message.msg.value, writer.uint32(34).fork()).join();
         break;
     }
     return writer;
@@ -632,6 +751,60 @@ export const AttachResponse: MessageFns<AttachResponse> = {
             }
 
             message.msg = { $case: "result", value: CommandResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.msg = { $case: "results", value: ResultBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseResultBatch(): ResultBatch {
+  return { results: [] };
+}
+
+export const ResultBatch: MessageFns<ResultBatch> = {
+  encode(message: ResultBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      CommandResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResultBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResultBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(CommandResult.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -749,7 +922,7 @@ export const ChannelDescriptor: MessageFns<ChannelDescriptor> = {
 };
 
 function createBaseRegister(): Register {
-  return { reactorName: "", channels: [], sessionToken: "", initialCredit: undefined };
+  return { reactorName: "", channels: [], sessionToken: "", initialCredit: undefined, batchResults: false };
 }
 
 export const Register: MessageFns<Register> = {
@@ -765,6 +938,9 @@ export const Register: MessageFns<Register> = {
     }
     if (message.initialCredit !== undefined) {
       Credit.encode(message.initialCredit, writer.uint32(34).fork()).join();
+    }
+    if (message.batchResults !== false) {
+      writer.uint32(40).bool(message.batchResults);
     }
     return writer;
   },
@@ -812,6 +988,14 @@ export const Register: MessageFns<Register> = {
             }
 
             message.initialCredit = Credit.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.batchResults = reader.bool();
             continue;
           }
         }

@@ -48,26 +48,46 @@ ERROR_REASON_NODE_NOT_RUNNING: ErrorReason
 ERROR_REASON_TOO_MANY_COMMANDS: ErrorReason
 
 class AttachRequest(_message.Message):
-    __slots__ = ("register", "ack", "credit", "command")
+    __slots__ = ("register", "ack", "credit", "command", "batch")
     REGISTER_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     CREDIT_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     register: Register
     ack: Ack
     credit: Credit
     command: Command
-    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., credit: _Optional[_Union[Credit, _Mapping]] = ..., command: _Optional[_Union[Command, _Mapping]] = ...) -> None: ...
+    batch: RequestBatch
+    def __init__(self, register: _Optional[_Union[Register, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., credit: _Optional[_Union[Credit, _Mapping]] = ..., command: _Optional[_Union[Command, _Mapping]] = ..., batch: _Optional[_Union[RequestBatch, _Mapping]] = ...) -> None: ...
+
+class RequestBatch(_message.Message):
+    __slots__ = ("ack", "credit", "commands")
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_FIELD_NUMBER: _ClassVar[int]
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    ack: Ack
+    credit: Credit
+    commands: _containers.RepeatedCompositeFieldContainer[Command]
+    def __init__(self, ack: _Optional[_Union[Ack, _Mapping]] = ..., credit: _Optional[_Union[Credit, _Mapping]] = ..., commands: _Optional[_Iterable[_Union[Command, _Mapping]]] = ...) -> None: ...
 
 class AttachResponse(_message.Message):
-    __slots__ = ("registered", "events", "result")
+    __slots__ = ("registered", "events", "result", "results")
     REGISTERED_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
     registered: Registered
     events: EventBatch
     result: CommandResult
-    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., events: _Optional[_Union[EventBatch, _Mapping]] = ..., result: _Optional[_Union[CommandResult, _Mapping]] = ...) -> None: ...
+    results: ResultBatch
+    def __init__(self, registered: _Optional[_Union[Registered, _Mapping]] = ..., events: _Optional[_Union[EventBatch, _Mapping]] = ..., result: _Optional[_Union[CommandResult, _Mapping]] = ..., results: _Optional[_Union[ResultBatch, _Mapping]] = ...) -> None: ...
+
+class ResultBatch(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[CommandResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[CommandResult, _Mapping]]] = ...) -> None: ...
 
 class ChannelDescriptor(_message.Message):
     __slots__ = ("id", "priority", "send_queue_capacity", "recv_buffer_capacity", "recv_message_capacity", "overflow_policy")
@@ -86,16 +106,18 @@ class ChannelDescriptor(_message.Message):
     def __init__(self, id: _Optional[int] = ..., priority: _Optional[int] = ..., send_queue_capacity: _Optional[int] = ..., recv_buffer_capacity: _Optional[int] = ..., recv_message_capacity: _Optional[int] = ..., overflow_policy: _Optional[_Union[OverflowPolicy, str]] = ...) -> None: ...
 
 class Register(_message.Message):
-    __slots__ = ("reactor_name", "channels", "session_token", "initial_credit")
+    __slots__ = ("reactor_name", "channels", "session_token", "initial_credit", "batch_results")
     REACTOR_NAME_FIELD_NUMBER: _ClassVar[int]
     CHANNELS_FIELD_NUMBER: _ClassVar[int]
     SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
     INITIAL_CREDIT_FIELD_NUMBER: _ClassVar[int]
+    BATCH_RESULTS_FIELD_NUMBER: _ClassVar[int]
     reactor_name: str
     channels: _containers.RepeatedCompositeFieldContainer[ChannelDescriptor]
     session_token: str
     initial_credit: Credit
-    def __init__(self, reactor_name: _Optional[str] = ..., channels: _Optional[_Iterable[_Union[ChannelDescriptor, _Mapping]]] = ..., session_token: _Optional[str] = ..., initial_credit: _Optional[_Union[Credit, _Mapping]] = ...) -> None: ...
+    batch_results: bool
+    def __init__(self, reactor_name: _Optional[str] = ..., channels: _Optional[_Iterable[_Union[ChannelDescriptor, _Mapping]]] = ..., session_token: _Optional[str] = ..., initial_credit: _Optional[_Union[Credit, _Mapping]] = ..., batch_results: _Optional[bool] = ...) -> None: ...
 
 class Registered(_message.Message):
     __slots__ = ("session_token", "resumed", "resume_refused_reason", "node_info", "next_event_seq")
