@@ -10,5 +10,14 @@ export default defineConfig({
     hookTimeout: 30_000,
     allowOnly: false,
     reporters: ["default"],
+    projects: [
+      { extends: true, test: { name: "main" } },
+      // The wire suite again on the fallback crypto backend (node:crypto), so
+      // both backends pass every vector and every codec test.
+      {
+        extends: true,
+        test: { name: "wire:node-crypto", include: ["server/test/wire/**/*.test.ts"], env: { SWITCHBOARD_CRYPTO_BACKEND: "node" } },
+      },
+    ],
   },
 });

@@ -1,14 +1,13 @@
 /**
- * Ed25519 node identities on Node's own crypto (OpenSSL), without extra
- * libraries.
+ * Ed25519 node identities on the process's crypto backend (libsodium, or
+ * node:crypto as the fallback; see backend.ts).
  *
  * A CometBFT node key is an ed25519 key; its public half is sent in the
  * AuthSigMessage and its node ID is derived from it (§1.7 of the protocol
- * digest). Keys travel as raw 32-byte values; Node wants KeyObjects, so the
- * raw values are wrapped once (PKCS#8 for the private half, JWK for public
- * keys) and the KeyObject is cached on the key.
+ * digest). Keys travel as raw 32-byte values.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import { createHash } from "node:crypto";
+import { cryptoBackend, type CryptoBackend, type Ed25519Signer } from "./backend.js";
 
 /** Size in bytes of an ed25519 seed (the private key as CometBFT stores its first half). */
 export const ED25519_SEED_BYTES = 32;
@@ -29,67 +28,48 @@ export interface Ed25519PrivateKey {
   sign(message: Uint8Array): Uint8Array;
 }
 
-// PKCS#8 wrapping of a raw ed25519 seed: SEQUENCE { version 0, AlgorithmIdentifier { 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }.
-const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
-
-class NodeEd25519PrivateKey implements Ed25519PrivateKey {
+class BackendEd25519PrivateKey implements Ed25519PrivateKey {
   readonly seed: Uint8Array;
   readonly publicKey: Uint8Array;
-  private readonly keyObject: KeyObject;
+  private readonly signer: Ed25519Signer;
 
-  constructor(seed: Uint8Array) {
+  constructor(seed: Uint8Array, backend: CryptoBackend) {
     this.seed = Uint8Array.from(seed);
-    this.keyObject = createPrivateKey({
-      key: Buffer.concat([PKCS8_ED25519_PREFIX, this.seed]),
-      format: "der",
-      type: "pkcs8",
-    });
-    const jwk = createPublicKey(this.keyObject).export({ format: "jwk" });
-    if (typeof jwk.x !== "string") throw new Error("ed25519: OpenSSL did not export a public key");
-    this.publicKey = new Uint8Array(Buffer.from(jwk.x, "base64url"));
+    this.signer = backend.ed25519FromSeed(this.seed);
+    this.publicKey = this.signer.publicKey;
   }
 
   sign(message: Uint8Array): Uint8Array {
-    return new Uint8Array(sign(null, message, this.keyObject));
+    return this.signer.sign(message);
   }
 }
 
 /** A fresh random node key. */
-export function generateEd25519Key(): Ed25519PrivateKey {
-  const { privateKey } = generateKeyPairSync("ed25519");
-  const jwk = privateKey.export({ format: "jwk" });
-  if (typeof jwk.d !== "string") throw new Error("ed25519: OpenSSL did not export a seed");
-  return new NodeEd25519PrivateKey(Buffer.from(jwk.d, "base64url"));
+export function generateEd25519Key(backend: CryptoBackend = cryptoBackend()): Ed25519PrivateKey {
+  return new BackendEd25519PrivateKey(backend.ed25519GenerateSeed(), backend);
 }
 
 /** The key whose seed is `seed` (32 bytes). Throws a RangeError on another size. */
-export function ed25519KeyFromSeed(seed: Uint8Array): Ed25519PrivateKey {
+export function ed25519KeyFromSeed(seed: Uint8Array, backend: CryptoBackend = cryptoBackend()): Ed25519PrivateKey {
   if (seed.length !== ED25519_SEED_BYTES) {
     throw new RangeError(`ed25519 seed must be ${ED25519_SEED_BYTES} bytes, got ${seed.length}`);
   }
-  return new NodeEd25519PrivateKey(seed);
+  return new BackendEd25519PrivateKey(seed, backend);
 }
 
 /**
  * Whether `signature` is a valid ed25519 signature of `message` by the raw
  * 32-byte `publicKey`. Never throws: a key or signature of the wrong size, or
- * a key OpenSSL refuses, is simply "not valid".
+ * a key the backend refuses, is simply "not valid".
  *
- * OpenSSL verifies with the strict RFC 8032 rules; CometBFT verifies with
- * ZIP-215, which accepts a few more edge-case signatures. Honest signers
- * produce signatures both accept.
+ * libsodium and OpenSSL verify with strict RFC 8032 rules (libsodium also
+ * refuses small-order keys); CometBFT verifies with ZIP-215, which accepts a
+ * few more edge-case signatures. Honest signers produce signatures all of
+ * them accept.
  */
-export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+export function verifyEd25519(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, backend: CryptoBackend = cryptoBackend()): boolean {
   if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES || signature.length !== ED25519_SIGNATURE_BYTES) return false;
-  try {
-    const keyObject = createPublicKey({
-      key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(publicKey).toString("base64url") },
-      format: "jwk",
-    });
-    return verify(null, message, keyObject, signature);
-  } catch {
-    return false;
-  }
+  return backend.ed25519Verify(publicKey, message, signature);
 }
 
 /**

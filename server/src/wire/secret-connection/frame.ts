@@ -8,7 +8,7 @@
  * uint64 counter; each direction has its own counter, starting at 0 and
  * advancing by one per frame.
  */
-import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from "node:crypto";
+import { type Aead, type CryptoBackend, cryptoBackend } from "../crypto/backend.js";
 import { FrameDecryptError, FrameLengthError, NonceOverflowError } from "./errors.js";
 
 /** Size of the LE uint32 chunk length at the start of a plaintext frame. */
@@ -26,8 +26,8 @@ export const AEAD_KEY_BYTES = 32;
 /** ChaCha20-Poly1305 (IETF) nonce size. */
 export const AEAD_NONCE_BYTES = 12;
 
-const AEAD = "chacha20-poly1305";
 const COUNTER_OFFSET = 4;
+const EMPTY = Buffer.alloc(0);
 const MAX_COUNTER = 0xffff_ffff_ffff_ffffn;
 
 /** Number of sealed bytes a write of `plaintextBytes` produces (zero for an empty write). */
@@ -42,6 +42,11 @@ export interface FrameCodecOptions {
    * @default 0n (what the protocol uses; other values exist for tests)
    */
   readonly initialCounter?: bigint;
+  /**
+   * The ChaCha20-Poly1305 implementation.
+   * @default the process's {@link cryptoBackend} (libsodium when it loads)
+   */
+  readonly backend?: CryptoBackend;
 }
 
 /** The per-direction nonce: 4 zero bytes, then a LE uint64 counter, used once each. */
@@ -76,9 +81,9 @@ class NonceCounter {
   }
 }
 
-function aeadKey(key: Uint8Array): KeyObject {
+function aeadFor(key: Uint8Array, options: FrameCodecOptions): Aead {
   if (key.length !== AEAD_KEY_BYTES) throw new RangeError(`AEAD key must be ${AEAD_KEY_BYTES} bytes, got ${key.length}`);
-  return createSecretKey(key);
+  return (options.backend ?? cryptoBackend()).aead(key);
 }
 
 /**
@@ -86,13 +91,13 @@ function aeadKey(key: Uint8Array): KeyObject {
  * connection and direction, and never seal the same stream twice.
  */
 export class FrameSealer {
-  private readonly key: KeyObject;
+  private readonly aead: Aead;
   private readonly nonce: NonceCounter;
   // One plaintext frame, reused for every frame: data is copied in, then encrypted out.
   private readonly frame = Buffer.alloc(FRAME_PLAINTEXT_BYTES);
 
   constructor(key: Uint8Array, options: FrameCodecOptions = {}) {
-    this.key = aeadKey(key);
+    this.aead = aeadFor(key, options);
     this.nonce = new NonceCounter(options.initialCounter ?? 0n, "send");
   }
 
@@ -142,13 +147,9 @@ export class FrameSealer {
 
   private sealFrame(out: Buffer, offset: number): number {
     this.nonce.check();
-    const cipher = createCipheriv(AEAD, this.key, this.nonce.bytes, { authTagLength: AEAD_TAG_BYTES });
-    let pos = offset;
-    pos += cipher.update(this.frame).copy(out, pos);
-    pos += cipher.final().copy(out, pos);
-    pos += cipher.getAuthTag().copy(out, pos);
+    const written = this.aead.seal(out, offset, this.frame, this.nonce.bytes);
     this.nonce.advance();
-    return pos;
+    return offset + written;
   }
 }
 
@@ -160,14 +161,14 @@ export class FrameSealer {
  * that failed authentication once cannot be trusted again.
  */
 export class FrameOpener {
-  private readonly key: KeyObject;
+  private readonly aead: Aead;
   private readonly nonce: NonceCounter;
   private readonly partial = Buffer.alloc(SEALED_FRAME_BYTES);
   private partialBytes = 0;
   private failure: Error | null = null;
 
   constructor(key: Uint8Array, options: FrameCodecOptions = {}) {
-    this.key = aeadKey(key);
+    this.aead = aeadFor(key, options);
     this.nonce = new NonceCounter(options.initialCounter ?? 0n, "receive");
   }
 
@@ -186,18 +187,22 @@ export class FrameOpener {
     this.throwIfFailed();
     const out: Buffer[] = [];
     let pos = 0;
+    const completing = this.partialBytes > 0 ? Math.min(SEALED_FRAME_BYTES - this.partialBytes, ciphertext.length) : 0;
+    const frames = (this.partialBytes > 0 && this.partialBytes + completing === SEALED_FRAME_BYTES ? 1 : 0) + Math.floor((ciphertext.length - completing) / SEALED_FRAME_BYTES);
+    // Every frame this call opens is decrypted into one buffer, each chunk a view of its slot.
+    const plain = frames > 0 ? Buffer.allocUnsafe(frames * FRAME_PLAINTEXT_BYTES) : EMPTY;
+    let slot = 0;
     if (this.partialBytes > 0) {
-      const take = Math.min(SEALED_FRAME_BYTES - this.partialBytes, ciphertext.length);
-      this.partial.set(ciphertext.subarray(0, take), this.partialBytes);
-      this.partialBytes += take;
-      pos = take;
+      this.partial.set(ciphertext.subarray(0, completing), this.partialBytes);
+      this.partialBytes += completing;
+      pos = completing;
       if (this.partialBytes < SEALED_FRAME_BYTES) return out;
       this.partialBytes = 0;
-      const chunk = this.openFrame(this.partial);
+      const chunk = this.openInto(this.partial, plain, slot++);
       if (chunk.length > 0) out.push(chunk);
     }
     while (ciphertext.length - pos >= SEALED_FRAME_BYTES) {
-      const chunk = this.openFrame(ciphertext.subarray(pos, pos + SEALED_FRAME_BYTES));
+      const chunk = this.openInto(ciphertext.subarray(pos, pos + SEALED_FRAME_BYTES), plain, slot++);
       if (chunk.length > 0) out.push(chunk);
       pos += SEALED_FRAME_BYTES;
     }
@@ -214,20 +219,19 @@ export class FrameOpener {
     if (sealed.length !== SEALED_FRAME_BYTES) {
       throw new RangeError(`a sealed frame is ${SEALED_FRAME_BYTES} bytes, got ${sealed.length}`);
     }
+    return this.openInto(sealed, Buffer.allocUnsafe(FRAME_PLAINTEXT_BYTES), 0);
+  }
+
+  /** Opens one sealed frame into slot `slot` of `plain` and returns the view of its data. */
+  private openInto(sealed: Uint8Array, plain: Buffer, slot: number): Buffer {
     try {
       this.nonce.check();
-      const decipher = createDecipheriv(AEAD, this.key, this.nonce.bytes, { authTagLength: AEAD_TAG_BYTES });
-      decipher.setAuthTag(sealed.subarray(FRAME_PLAINTEXT_BYTES));
-      const plain = decipher.update(sealed.subarray(0, FRAME_PLAINTEXT_BYTES));
-      try {
-        decipher.final();
-      } catch (cause) {
-        throw new FrameDecryptError({ cause });
-      }
+      const frame = plain.subarray(slot * FRAME_PLAINTEXT_BYTES, (slot + 1) * FRAME_PLAINTEXT_BYTES);
+      if (!this.aead.open(frame, sealed, this.nonce.bytes)) throw new FrameDecryptError();
       this.nonce.advance();
-      const chunkLength = plain.readUInt32LE(0);
+      const chunkLength = frame.readUInt32LE(0);
       if (chunkLength > FRAME_DATA_MAX_BYTES) throw new FrameLengthError(chunkLength, FRAME_DATA_MAX_BYTES);
-      return plain.subarray(FRAME_LENGTH_PREFIX_BYTES, FRAME_LENGTH_PREFIX_BYTES + chunkLength);
+      return frame.subarray(FRAME_LENGTH_PREFIX_BYTES, FRAME_LENGTH_PREFIX_BYTES + chunkLength);
     } catch (err) {
       this.failure = err instanceof Error ? err : new Error(String(err));
       throw this.failure;

@@ -1,11 +1,15 @@
 /**
  * The key agreement of the STS handshake (§1.1–1.5 of the protocol digest):
  * X25519 ephemeral keys, their ordering, the Merlin challenge and the HKDF
- * split into the two AEAD keys. Pure functions on Node's crypto.
+ * split into the two AEAD keys. Pure functions over the process's crypto
+ * backend (libsodium, or node:crypto as the fallback; see ../crypto/backend.ts).
  */
-import { type KeyObject, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync } from "node:crypto";
+import { hkdfSync } from "node:crypto";
+import { cryptoBackend, type CryptoBackend, type X25519KeyPair } from "../crypto/backend.js";
 import { MerlinTranscript } from "../merlin/transcript.js";
 import { LowOrderPointError } from "./errors.js";
+
+export type { X25519KeyPair } from "../crypto/backend.js";
 
 /** Size of an X25519 public key, private key and shared secret. */
 export const X25519_KEY_BYTES = 32;
@@ -21,68 +25,28 @@ const HKDF_INFO = "TENDERMINT_SECRET_CONNECTION_KEY_AND_CHALLENGE_GEN";
 // Two AEAD keys and 32 bytes that older protocol versions used as the challenge; v0.38 ignores them.
 const HKDF_OUTPUT_BYTES = 96;
 
-// DER wrapping of a raw X25519 private scalar (OID 1.3.101.110) as PKCS#8.
-const PKCS8_X25519_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
-
-/** An X25519 key pair as raw bytes. The private half is the unclamped 32-byte scalar. */
-export interface X25519KeyPair {
-  readonly publicKey: Uint8Array;
-  readonly privateKey: Uint8Array;
-}
-
-/**
- * The OpenSSL key object behind each private key handed out here, so that the
- * key agreement does not parse it again: with OpenSSL 3 (Node 20), importing
- * a PKCS#8 key costs up to a millisecond, a quarter of a handshake's CPU time
- * (BENCHMARKS.md, round 2). Keys are exported as JWK for the same reason (a
- * DER export is two orders of magnitude slower). The returned key bytes are
- * treated as immutable: a pair whose bytes were changed would still use the
- * key object of the original bytes.
- */
-const privateKeyObjects = new WeakMap<Uint8Array, KeyObject>();
-
-function rawFromJwk(value: string | undefined, what: string): Uint8Array {
-  if (typeof value !== "string") throw new Error(`x25519: OpenSSL did not export the ${what}`);
-  return new Uint8Array(Buffer.from(value, "base64url"));
-}
-
 /** A fresh ephemeral key pair. */
-export function generateX25519KeyPair(): X25519KeyPair {
-  const { privateKey: keyObject } = generateKeyPairSync("x25519");
-  const jwk = keyObject.export({ format: "jwk" });
-  const pair = { publicKey: rawFromJwk(jwk.x, "public key"), privateKey: rawFromJwk(jwk.d, "private key") };
-  privateKeyObjects.set(pair.privateKey, keyObject);
-  return pair;
+export function generateX25519KeyPair(backend: CryptoBackend = cryptoBackend()): X25519KeyPair {
+  return backend.x25519Generate();
 }
 
 /** The key pair of a given private scalar (X25519 clamps it when used). */
-export function x25519KeyPairFromPrivateKey(privateKey: Uint8Array): X25519KeyPair {
+export function x25519KeyPairFromPrivateKey(privateKey: Uint8Array, backend: CryptoBackend = cryptoBackend()): X25519KeyPair {
   checkSize("X25519 private key", privateKey);
-  const keyObject = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, privateKey]), format: "der", type: "pkcs8" });
-  const pair = { publicKey: rawFromJwk(keyObject.export({ format: "jwk" }).x, "public key"), privateKey: Uint8Array.from(privateKey) };
-  privateKeyObjects.set(pair.privateKey, keyObject);
-  return pair;
+  return backend.x25519FromPrivate(privateKey);
 }
 
 /**
  * X25519(privateKey, remotePublicKey). Throws {@link LowOrderPointError} when
- * the result is all zeros, i.e. the remote key is a low-order point (OpenSSL
- * itself refuses to derive in that case; the explicit check does not rely on it).
+ * the result is all zeros, i.e. the remote key is a low-order point (both
+ * backends refuse to derive it; the explicit check does not rely on that).
  */
-export function x25519SharedSecret(privateKey: Uint8Array, remotePublicKey: Uint8Array): Uint8Array {
+export function x25519SharedSecret(privateKey: Uint8Array, remotePublicKey: Uint8Array, backend: CryptoBackend = cryptoBackend()): Uint8Array {
   checkSize("X25519 private key", privateKey);
   checkSize("X25519 public key", remotePublicKey);
-  let secret: Uint8Array;
-  try {
-    secret = diffieHellman({
-      privateKey: privateKeyObjects.get(privateKey) ?? createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, privateKey]), format: "der", type: "pkcs8" }),
-      publicKey: createPublicKey({ key: { kty: "OKP", crv: "X25519", x: Buffer.from(remotePublicKey).toString("base64url") }, format: "jwk" }),
-    });
-  } catch (cause) {
-    throw new LowOrderPointError({ cause });
-  }
-  if (secret.every((b) => b === 0)) throw new LowOrderPointError();
-  return new Uint8Array(secret);
+  const secret = backend.x25519(privateKey, remotePublicKey);
+  if (secret === null || secret.every((b) => b === 0)) throw new LowOrderPointError();
+  return secret;
 }
 
 /** Lexicographic unsigned-byte comparison, like Go's `bytes.Compare`. */
