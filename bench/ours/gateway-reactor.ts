@@ -6,9 +6,12 @@
  * It behaves as a reactor built on the SDK would: it acknowledges each event
  * batch and grants back the credit the batch used, and it sends with the
  * `send` command (waiting for queue room), keeping a bounded window of
- * commands in flight.
+ * commands in flight. Like the SDK, it writes what one turn of the event loop
+ * produces (ack, credit, commands) as one RequestBatch (the SDK's Outbox) and
+ * registers with batch_results, so the node answers in ResultBatches, and it
+ * encodes requests with the SDK's encoder.
  */
-import { type ClientDuplexStream, credentials } from "@grpc/grpc-js";
+import { type ClientDuplexStream, credentials, makeGenericClientConstructor } from "@grpc/grpc-js";
 import {
   type AttachRequest,
   type AttachResponse,
@@ -17,7 +20,10 @@ import {
   type Event,
   OverflowPolicy,
   ReactorGatewayServiceClient,
+  ReactorGatewayServiceService,
 } from "../../client/src/gen/switchboard/gateway/v1/gateway.js";
+import { encodeAttachRequest } from "../../client/src/internal/encode.js";
+import { Outbox } from "../../client/src/internal/outbox.js";
 import { serve } from "../lib/child.js";
 import { BENCH_CHANNEL, decodeTx, encodeTxMessage, nowNs, sentAtNs, sequenceOf, stampedCopy, txOffset } from "../lib/message.js";
 import type { BenchSettings } from "../lib/settings.js";
@@ -33,9 +39,16 @@ const MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
 /** HTTP/2 receive window (stream and connection) for the events the node sends; grpc-js defaults to 64 KiB. */
 const FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
 
+/** The generated client with the SDK's AttachRequest encoder, as the SDK builds it. */
+const AttachClient = makeGenericClientConstructor(
+  { attach: { ...ReactorGatewayServiceService.attach, requestSerialize: encodeAttachRequest } },
+  "switchboard.gateway.v1.ReactorGatewayService",
+) as unknown as typeof ReactorGatewayServiceClient;
+
 type ReceiveHandler = (message: Uint8Array, connectionId: string, txAt: number) => void;
 
 let call: ClientDuplexStream<AttachRequest, AttachResponse> | null = null;
+let outbox: Outbox | null = null;
 let client: InstanceType<typeof ReactorGatewayServiceClient> | null = null;
 let nextRequestId = 1n;
 const pending = new Map<bigint, (r: CommandResult) => void>();
@@ -43,17 +56,28 @@ let peer: { connectionId: string; peerId: string } | null = null;
 const peerWaiters: (() => void)[] = [];
 let onReceive: ReceiveHandler | null = null;
 
-function stream(): ClientDuplexStream<AttachRequest, AttachResponse> {
-  if (call === null) throw new Error("not attached");
-  return call;
+function out(): Outbox {
+  if (outbox === null) throw new Error("not attached");
+  return outbox;
+}
+
+/** Sends a command; `done` gets its result (a callback, not a promise: one less allocation and microtask per message). */
+function commandThen(kind: Command["kind"], done: (r: CommandResult) => void): void {
+  const requestId = nextRequestId++;
+  pending.set(requestId, done);
+  out().add({ msg: { $case: "command", value: { requestId, kind } } });
 }
 
 function command(kind: Command["kind"]): Promise<CommandResult> {
-  const requestId = nextRequestId++;
   return new Promise((resolve) => {
-    pending.set(requestId, resolve);
-    stream().write({ msg: { $case: "command", value: { requestId, kind } } });
+    commandThen(kind, resolve);
   });
+}
+
+function onResult(r: CommandResult): void {
+  const done = pending.get(r.requestId);
+  pending.delete(r.requestId);
+  done?.(r);
 }
 
 function onEvents(events: readonly Event[]): void {
@@ -72,9 +96,9 @@ function onEvents(events: readonly Event[]): void {
   }
   const last = events.at(-1);
   if (last === undefined) return;
-  const s = stream();
-  s.write({ msg: { $case: "ack", value: { eventSeq: last.seq } } });
-  s.write({ msg: { $case: "credit", value: { messages: events.length, bytes: BigInt(bytes) } } });
+  const o = out();
+  o.add({ msg: { $case: "ack", value: { eventSeq: last.seq } } });
+  o.add({ msg: { $case: "credit", value: { messages: events.length, bytes: BigInt(bytes) } } });
 }
 
 function firstPeer(): { connectionId: string; peerId: string } {
@@ -98,13 +122,16 @@ let expected: Promise<{ lastNs: bigint; loaded: ReturnType<typeof summarizeNs> }
 serve({
   /** Registers as reactor `name` with the bench channel; resolves once Registered arrives. */
   attach(args: { grpc: string; name: string; settings: BenchSettings }): Promise<void> {
-    client = new ReactorGatewayServiceClient(args.grpc, credentials.createInsecure(), {
+    client = new AttachClient(args.grpc, credentials.createInsecure(), {
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
       "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW_BYTES,
     });
     const c = client.attach();
     call = c;
+    outbox = new Outbox((req) => {
+      c.write(req);
+    });
     return new Promise((resolve, reject) => {
       c.on("data", (res: AttachResponse) => {
         const m = res.msg;
@@ -116,19 +143,19 @@ serve({
           case "events":
             onEvents(m.value.events);
             return;
-          case "result": {
-            const done = pending.get(m.value.requestId);
-            pending.delete(m.value.requestId);
-            done?.(m.value);
+          case "result":
+            onResult(m.value);
             return;
-          }
+          case "results":
+            for (const r of m.value.results) onResult(r);
+            return;
         }
       });
       c.on("error", (err: Error) => {
         reject(err);
         if (!closing) console.error(`gateway reactor ${args.name}: stream error: ${err.message}`);
       });
-      c.write({
+      out().add({
         msg: {
           $case: "register",
           value: {
@@ -145,7 +172,7 @@ serve({
             ],
             sessionToken: "",
             initialCredit: { messages: INITIAL_CREDIT.messages, bytes: BigInt(INITIAL_CREDIT.bytes) },
-            batchResults: false,
+            batchResults: true,
           },
         },
       });
@@ -203,25 +230,21 @@ serve({
     let failure: Error | null = null;
     await new Promise<void>((resolve, reject) => {
       let inFlight = 0;
+      const onDone = (r: CommandResult): void => {
+        inFlight--;
+        try {
+          checkQueued(r);
+        } catch (err) {
+          failure ??= err as Error;
+        }
+        if (failure !== null) reject(failure);
+        else if (sent === args.n && inFlight === 0) resolve();
+        else pump();
+      };
       const pump = (): void => {
         while (inFlight < window && sent < args.n) {
           inFlight++;
-          command(sendCommand(connectionId, stampedCopy(template, at, sent++))).then(
-            (r) => {
-              inFlight--;
-              try {
-                checkQueued(r);
-              } catch (err) {
-                failure ??= err as Error;
-              }
-              if (failure !== null) reject(failure);
-              else if (sent === args.n && inFlight === 0) resolve();
-              else pump();
-            },
-            (err: unknown) => {
-              reject(err instanceof Error ? err : new Error(String(err)));
-            },
-          );
+          commandThen(sendCommand(connectionId, stampedCopy(template, at, sent++)), onDone);
         }
       };
       pump();
@@ -236,7 +259,7 @@ serve({
     onReceive = (message, connectionId, txAt) => {
       const now = nowNs();
       if (sequenceOf(message, txAt) >= args.warmup) echoLatencies.push(Number(now - sentAtNs(message, txAt)));
-      void command(sendCommand(connectionId, ack)).then(checkQueued);
+      commandThen(sendCommand(connectionId, ack), checkQueued);
     };
   },
 
@@ -252,8 +275,15 @@ serve({
     const at = txOffset(args.size);
     let sent = 0;
     return new Promise((resolve, reject) => {
+      const onDone = (r: CommandResult): void => {
+        try {
+          checkQueued(r);
+        } catch (err) {
+          reject(err instanceof Error ? err : new Error(String(err)));
+        }
+      };
       const sendNext = (): void => {
-        command(sendCommand(connectionId, stampedCopy(template, at, sent++))).then(checkQueued).catch(reject);
+        commandThen(sendCommand(connectionId, stampedCopy(template, at, sent++)), onDone);
       };
       onReceive = () => {
         if (sent === args.total) {
@@ -269,6 +299,7 @@ serve({
 
   close(): void {
     closing = true;
+    outbox?.discard();
     call?.cancel();
     client?.close();
   },

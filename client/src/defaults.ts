@@ -56,6 +56,16 @@ export const DEFAULT_RECONNECT_JITTER = 0.2;
 export const DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 128 * 1024 * 1024;
 
 /**
+ * HTTP/2 receive window of the SDK's gRPC channel, per stream and per
+ * connection (grpc-js's `grpc-node.flow_control_window`): 16 MiB, the default
+ * credit window in bytes. grpc-js's own default (64 KiB) makes the node wait
+ * for a window update every 64 KiB of events, long before credit would; the
+ * credit window, not this one, bounds what the node may send.
+ * `channelOptions` overrides it.
+ */
+export const DEFAULT_FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
+
+/**
  * Environment variable that turns on the state-machine trace (to stderr). Not
  * `SWITCHBOARD_*`: the node reads every such variable as a config key and
  * refuses unknown ones, and a reactor often shares its shell with a node.

@@ -6,10 +6,18 @@
  *
  * @module
  */
-import { type ChannelCredentials, type ChannelOptions, Metadata, type ServiceError, credentials as grpcCredentials } from "@grpc/grpc-js";
+import { type ChannelCredentials, type ChannelOptions, Metadata, type ServiceError, credentials as grpcCredentials, makeGenericClientConstructor } from "@grpc/grpc-js";
 import { Observable } from "rxjs";
-import { DEFAULT_MAX_RECEIVE_MESSAGE_BYTES } from "./defaults.js";
-import { type AttachRequest, type AttachResponse, ReactorGatewayServiceClient } from "./gen/switchboard/gateway/v1/gateway.js";
+import { DEFAULT_FLOW_CONTROL_WINDOW_BYTES, DEFAULT_MAX_RECEIVE_MESSAGE_BYTES } from "./defaults.js";
+import { type AttachRequest, type AttachResponse, ReactorGatewayServiceClient, ReactorGatewayServiceService } from "./gen/switchboard/gateway/v1/gateway.js";
+import { encodeAttachRequest } from "./internal/encode.js";
+import { Outbox } from "./internal/outbox.js";
+
+/** The generated client, with our encoder of AttachRequests (the same bytes, each payload copied once). */
+const AttachClient = makeGenericClientConstructor(
+  { attach: { ...ReactorGatewayServiceService.attach, requestSerialize: encodeAttachRequest } },
+  "switchboard.gateway.v1.ReactorGatewayService",
+) as unknown as typeof ReactorGatewayServiceClient;
 
 /**
  * Opens one Attach call. The returned Observable is cold: each subscription
@@ -58,7 +66,8 @@ export interface GrpcAttachTransport {
 
 /**
  * Creates the real transport: one grpc-js channel to `target`, one Attach
- * call per subscription.
+ * call per subscription. What the SDK writes during one turn of the event
+ * loop (acks, credit, commands) goes to the node as one RequestBatch.
  *
  * @example
  * ```ts
@@ -66,12 +75,14 @@ export interface GrpcAttachTransport {
  * ```
  */
 export function createGrpcAttachTransport(target: string, options: GrpcConnectionOptions & { readonly reconnectDelayMs?: number; readonly maxReconnectDelayMs?: number } = {}): GrpcAttachTransport {
-  const client = new ReactorGatewayServiceClient(toGrpcTarget(target), options.credentials ?? grpcCredentials.createInsecure(), {
+  const client = new AttachClient(toGrpcTarget(target), options.credentials ?? grpcCredentials.createInsecure(), {
     "grpc.max_receive_message_length": DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     "grpc.max_send_message_length": DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
     // The SDK's own backoff decides when to retry; keep the channel's from adding seconds to it.
     "grpc.initial_reconnect_backoff_ms": Math.max(1, options.reconnectDelayMs ?? 100),
     "grpc.max_reconnect_backoff_ms": Math.max(1, options.maxReconnectDelayMs ?? 5_000),
+    // The HTTP/2 receive window (per stream and per connection): grpc-js's default of 64 KiB would hold the node's events back long before credit does.
+    "grpc-node.flow_control_window": DEFAULT_FLOW_CONTROL_WINDOW_BYTES,
     ...options.channelOptions,
   });
   const transport: AttachTransport = (requests) =>
@@ -93,16 +104,22 @@ export function createGrpcAttachTransport(target: string, options: GrpcConnectio
         done = true;
         subscriber.complete();
       });
+      const outbox = new Outbox((req) => {
+        if (!done) call.write(req);
+      });
       const writes = requests.subscribe({
         next: (req) => {
-          if (!done) call.write(req);
+          if (!done) outbox.add(req);
         },
         complete: () => {
-          if (!done) call.end();
+          if (done) return;
+          outbox.flush();
+          call.end();
         },
       });
       return () => {
         writes.unsubscribe();
+        outbox.discard();
         if (!done) {
           done = true;
           call.cancel();

@@ -278,6 +278,16 @@ describe("peers, commands, flow control, resume, shutdown", () => {
     expect(status.bytesSent).toBeGreaterThan(0);
   });
 
+  it("C7 many commands at once: 2000 sends issued without waiting are all queued and arrive in order", async () => {
+    const from = rb.events.length;
+    const n = 2000;
+    const queued = await Promise.all(Array.from({ length: n }, (_, i) => ra.client.send(bFromA, APP, text(`c7-${i}`))));
+    expect(queued.every((q) => q)).toBe(true);
+    await rb.waitFor(() => rb.of("receive", from).length >= n, `${n} messages`, 20_000);
+    expect(rb.of("receive", from).map((e) => str(e.message))).toEqual(Array.from({ length: n }, (_, i) => `c7-${i}`));
+    expect(ra.client.state).toBe("attached");
+  });
+
   it("F1 credit and backpressure: 200 messages to a slow reactor arrive in order, once each; credit <= consumed + window", async () => {
     expect(calls).toHaveLength(1);
     const from = rb.events.length;

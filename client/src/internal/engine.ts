@@ -25,6 +25,11 @@
  * the node refuses the resume, a fresh session starts: numbering restarts and
  * a `session` event tells the application.
  *
+ * Commands. The engine registers with `batch_results`, so the node may answer
+ * several commands in one ResultBatch; each result settles its command as a
+ * lone CommandResult would. (The gRPC transport, not the engine, coalesces
+ * what the engine writes into RequestBatches.)
+ *
  * @internal
  */
 import { type SchedulerLike, type Subscription, Subject, asyncScheduler, timer } from "rxjs";
@@ -264,7 +269,7 @@ export class Engine {
           channels: this.config.channels.map(channelToApi),
           sessionToken,
           initialCredit: { messages: initial.messages, bytes: BigInt(initial.bytes) },
-          batchResults: false,
+          batchResults: true,
         },
       },
     });
@@ -306,6 +311,9 @@ export class Engine {
           break;
         case "result":
           this.onResult(m.value);
+          break;
+        case "results":
+          for (const r of m.value.results) this.onResult(r);
           break;
         case undefined:
           break;

@@ -43,10 +43,12 @@ import type { Switch } from "../p2p/switch.js";
 import { fillChannelDefaults } from "../wire/mconnection/channel-descriptor.js";
 import { type CommandOutcome, runCommand } from "./commands.js";
 import { nodeInfoToApi, peerStatusOf } from "./convert.js";
+import { encodeAttachResponse } from "./encode.js";
 import { GatewayError, failedPrecondition, invalidField } from "./errors.js";
 import { DEFAULT_REMOTE_REACTOR_LIMITS, type EventSink, type RemoteReactorObserver, type OverflowPolicy, type RemoteChannel, RemoteReactor, type RemoteReactorLimits } from "./remote-reactor.js";
 import { toCommandError, toServiceError } from "./status.js";
-import { screenAttachRequest } from "./screen.js";
+import { ResultWriter } from "./results.js";
+import { MAX_BATCH_COMMANDS, screenAttachRequest } from "./screen.js";
 import { type GatewaySecurity, GatewaySecurityError, type Identity, authenticate, bearerToken, isLocalOnly } from "./security.js";
 
 export interface GatewayConfig {
@@ -110,11 +112,19 @@ const POLICY_FROM_API: Record<number, OverflowPolicy | undefined> = {
   [ApiOverflowPolicy.OVERFLOW_POLICY_DISCONNECT_PEER]: "disconnect-peer",
 };
 
+/** Optional observations for metrics: the reactors' and the streams'. */
+export interface GatewayObserver extends RemoteReactorObserver {
+  /** A RequestBatch arrived carrying `commands` commands. */
+  requestBatch?(commands: number): void;
+  /** A ResultBatch of `results` results was written. */
+  resultBatch?(results: number): void;
+}
+
 export interface GatewayOptions {
   readonly sw: Switch;
   readonly config: GatewayConfig;
   readonly logger: Logger;
-  readonly observer?: RemoteReactorObserver;
+  readonly observer?: GatewayObserver;
   /** TLS and credentials. @default none: loopback and Unix sockets only */
   readonly security?: GatewaySecurity;
 }
@@ -148,7 +158,10 @@ export class Gateway {
       "grpc.keepalive_permit_without_calls": 1,
     });
     // Commands are decoded here, not by grpc-js, so that a malformed one gets a precise status.
-    const attachDefinition = { attach: { ...ReactorGatewayServiceService.attach, requestDeserialize: (b: Buffer): Buffer => b } };
+    // Responses are encoded by our encoder: the same bytes, each event's payload copied once (encode.ts).
+    const attachDefinition = {
+      attach: { ...ReactorGatewayServiceService.attach, requestDeserialize: (b: Buffer): Buffer => b, responseSerialize: encodeAttachResponse },
+    };
     this.server.addService(attachDefinition, {
       attach: (call: ServerDuplexStream<Buffer, AttachResponse>) => {
         this.onAttach(call);
@@ -284,13 +297,18 @@ export class Gateway {
     this.openCalls.add(call);
     let rr: RemoteReactor | null = null;
     let sink: EventSink | null = null;
+    let ctx: { readonly rr: RemoteReactor; readonly sw: Switch } | null = null;
     let inflight = 0;
     let closed = false;
+    const isClosed = (): boolean => closed;
     const log = this.logger.child({ peer: call.getPeer() });
+    const observer = this.options.observer;
+    const results = new ResultWriter(call, (n) => observer?.resultBatch?.(n));
 
     const fail = (err: unknown): void => {
       if (closed) return;
       closed = true;
+      results.close();
       const st = toServiceError(err, log);
       log.info({ reactor: rr?.name, code: st.code, details: st.details }, "attach stream ended with an error");
       if (rr !== null && sink !== null) rr.detach(sink);
@@ -299,6 +317,7 @@ export class Gateway {
     const finish = (): void => {
       if (closed) return;
       closed = true;
+      results.close();
       this.openCalls.delete(call);
       if (rr !== null && sink !== null) rr.detach(sink);
     };
@@ -309,7 +328,11 @@ export class Gateway {
     call.on("cancelled", finish);
     call.on("close", finish);
     call.on("error", finish);
-    call.on("drain", () => rr?.drained());
+    // Results first: they are few and small, and events would refill the buffer before them.
+    call.on("drain", () => {
+      results.drained();
+      rr?.drained();
+    });
     let identity: Identity | null;
     try {
       identity = this.identify(call);
@@ -320,8 +343,52 @@ export class Gateway {
 
     const reply = (requestId: bigint, outcome: CommandOutcome | null, err: unknown): void => {
       if (closed) return;
-      const result = outcome === null ? { requestId, error: toCommandError(err, log), kind: undefined } : { requestId, error: undefined, kind: outcome };
-      call.write({ msg: { $case: "result", value: result } });
+      results.add(outcome === null ? { requestId, error: toCommandError(err, log), kind: undefined } : { requestId, error: undefined, kind: outcome });
+    };
+
+    /** One command, alone or from a batch: answered once, now or when it completes. */
+    const runOne = (cmd: Command): void => {
+      if (ctx === null) {
+        reply(cmd.requestId, null, failedPrecondition(ErrorReason.ERROR_REASON_NOT_REGISTERED, "command before register: send Register first"));
+        return;
+      }
+      if (inflight >= MAX_INFLIGHT_COMMANDS_PER_STREAM) {
+        reply(cmd.requestId, null, new GatewayError(GrpcStatus.RESOURCE_EXHAUSTED, ErrorReason.ERROR_REASON_TOO_MANY_COMMANDS, `more than ${MAX_INFLIGHT_COMMANDS_PER_STREAM} commands in progress on this stream`));
+        return;
+      }
+      let outcome: CommandOutcome | Promise<CommandOutcome>;
+      try {
+        outcome = runCommand(ctx, cmd);
+      } catch (err) {
+        reply(cmd.requestId, null, err);
+        return;
+      }
+      if (!(outcome instanceof Promise)) {
+        reply(cmd.requestId, outcome, null);
+        return;
+      }
+      inflight++;
+      outcome.then(
+        (o) => {
+          inflight--;
+          reply(cmd.requestId, o, null);
+        },
+        (err: unknown) => {
+          inflight--;
+          reply(cmd.requestId, null, err);
+        },
+      );
+    };
+
+    /** Ack (`field` names it in errors); throws what ends the stream. */
+    const applyAck = (eventSeq: bigint, field: string): void => {
+      if (rr === null) throw failedPrecondition(ErrorReason.ERROR_REASON_NOT_REGISTERED, `${field} before register`);
+      const problem = rr.ack(Number(eventSeq));
+      if (problem !== null) throw invalidField(`${field}.event_seq`, problem);
+    };
+    const applyCredit = (messages: number, bytes: bigint, field: string): void => {
+      if (rr === null) throw failedPrecondition(ErrorReason.ERROR_REASON_NOT_REGISTERED, `${field} before register`);
+      rr.grantCredit(messages, Number(bytes));
     };
 
     call.on("data", (raw: Buffer) => {
@@ -351,40 +418,35 @@ export class Gateway {
             const res = this.register(m.value, call, log, identity);
             rr = res.rr;
             sink = res.sink;
+            ctx = { rr: res.rr, sw: this.options.sw };
+            if (m.value.batchResults) results.batchResults();
             return;
           }
-          case "ack": {
-            if (rr === null) throw failedPrecondition(ErrorReason.ERROR_REASON_NOT_REGISTERED, "ack before register");
-            const problem = rr.ack(Number(m.value.eventSeq));
-            if (problem !== null) throw invalidField("ack.event_seq", problem);
+          case "ack":
+            applyAck(m.value.eventSeq, "ack");
             return;
-          }
-          case "credit": {
-            if (rr === null) throw failedPrecondition(ErrorReason.ERROR_REASON_NOT_REGISTERED, "credit before register");
-            rr.grantCredit(m.value.messages, Number(m.value.bytes));
+          case "credit":
+            applyCredit(m.value.messages, m.value.bytes, "credit");
             return;
-          }
-          case "command": {
-            const cmd: Command = m.value;
-            if (rr === null) {
-              reply(cmd.requestId, null, failedPrecondition(ErrorReason.ERROR_REASON_NOT_REGISTERED, "command before register: send Register first"));
+          case "command":
+            runOne(m.value);
+            return;
+          case "batch": {
+            // As if sent one by one: the ack, then the credit, then each command in order.
+            const b = m.value;
+            observer?.requestBatch?.(b.commands.length);
+            if (b.ack !== undefined) applyAck(b.ack.eventSeq, "batch.ack");
+            if (b.credit !== undefined) applyCredit(b.credit.messages, b.credit.bytes, "batch.credit");
+            if (b.commands.length > MAX_BATCH_COMMANDS) {
+              const err = invalidField("batch.commands", `${b.commands.length} commands exceed the limit of ${MAX_BATCH_COMMANDS} per batch; none of them ran`);
+              for (const cmd of b.commands) reply(cmd.requestId, null, err);
               return;
             }
-            if (inflight >= MAX_INFLIGHT_COMMANDS_PER_STREAM) {
-              reply(cmd.requestId, null, new GatewayError(GrpcStatus.RESOURCE_EXHAUSTED, ErrorReason.ERROR_REASON_TOO_MANY_COMMANDS, `more than ${MAX_INFLIGHT_COMMANDS_PER_STREAM} commands in progress on this stream`));
-              return;
+            for (const cmd of b.commands) {
+              // A command may end the stream (stopping a peer can overflow this reactor's lifecycle backlog).
+              if (isClosed()) return;
+              runOne(cmd);
             }
-            inflight++;
-            runCommand({ rr, sw: this.options.sw }, cmd).then(
-              (outcome) => {
-                inflight--;
-                reply(cmd.requestId, outcome, null);
-              },
-              (err: unknown) => {
-                inflight--;
-                reply(cmd.requestId, null, err);
-              },
-            );
             return;
           }
         }

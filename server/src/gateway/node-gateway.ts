@@ -73,13 +73,27 @@ export interface NodeGatewayHandle {
 /** Builds the gateway for `createNode` (see server/src/node.ts). */
 export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
   let gateway: Gateway | null = null;
-  const pending: { histogram: Histogram | null } = { histogram: null };
+  const pending: { histogram: Histogram | null; requestBatch: Histogram | null; resultBatch: Histogram | null } = { histogram: null, requestBatch: null, resultBatch: null };
   ctx.metrics.register((registry, ns) => {
     pending.histogram = new Histogram({
       name: `${ns}_gateway_event_pending_seconds`,
       help: "Time an event waited in a reactor's queue before it was written to its stream.",
       labelNames: ["reactor"],
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    });
+    // Powers of two up to the batch limits (MAX_BATCH_COMMANDS, MAX_RESULT_BATCH_RESULTS).
+    const batchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+    pending.requestBatch = new Histogram({
+      name: `${ns}_gateway_request_batch_commands`,
+      help: "Commands per RequestBatch received from remote reactors (0 for a batch of only ack and credit).",
+      buckets: [0, ...batchBuckets],
+      registers: [registry],
+    });
+    pending.resultBatch = new Histogram({
+      name: `${ns}_gateway_result_batch_results`,
+      help: "Results per ResultBatch written to remote reactors that asked for batched results.",
+      buckets: batchBuckets,
       registers: [registry],
     });
     const reactors = (): readonly [string, import("./remote-reactor.js").RemoteReactor][] => (gateway === null ? [] : [...gateway.remoteReactors()]);
@@ -187,6 +201,12 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
         observer: {
           eventSent: (reactor, ms) => {
             pending.histogram?.observe({ reactor }, ms / 1000);
+          },
+          requestBatch: (commands) => {
+            pending.requestBatch?.observe(commands);
+          },
+          resultBatch: (results) => {
+            pending.resultBatch?.observe(results);
           },
         },
       });

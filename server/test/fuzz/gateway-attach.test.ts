@@ -1,6 +1,8 @@
 /**
  * Hostile control-plane input: raw bytes as AttachRequest messages on the
- * real gRPC server, and structurally valid but adversarial Commands run
+ * real gRPC server (single commands and RequestBatches with acks, credits and
+ * up to a few past the 1024-command limit, mutated; streams with and without
+ * batched results), and structurally valid but adversarial Commands run
  * through `runCommand` against a running Switch with a connected peer.
  *
  * Properties: every stream ends with a status our error mapping produces on
@@ -41,8 +43,8 @@ function neuterDials(sw: Switch, dialed: string[]): void {
   };
 }
 
-const register = (name: string, channels = [{ id: APP, priority: 1, sendQueueCapacity: 10, recvBufferCapacity: 0, recvMessageCapacity: 4096, overflowPolicy: OverflowPolicy.OVERFLOW_POLICY_UNSPECIFIED }]): Uint8Array =>
-  AttachRequest.encode({ msg: { $case: "register", value: { reactorName: name, channels, sessionToken: "", initialCredit: { messages: 100, bytes: 1_000_000n }, batchResults: false } } }).finish();
+const register = (name: string, channels = [{ id: APP, priority: 1, sendQueueCapacity: 10, recvBufferCapacity: 0, recvMessageCapacity: 4096, overflowPolicy: OverflowPolicy.OVERFLOW_POLICY_UNSPECIFIED }], batchResults = false): Uint8Array =>
+  AttachRequest.encode({ msg: { $case: "register", value: { reactorName: name, channels, sessionToken: "", initialCredit: { messages: 100, bytes: 1_000_000n }, batchResults } } }).finish();
 
 /** Sends raw messages on one Attach stream and returns its final status and any command results' codes. */
 async function rawAttach(client: Client, messages: readonly Uint8Array[]): Promise<{ status: StatusObject; commandCodes: number[] }> {
@@ -51,6 +53,7 @@ async function rawAttach(client: Client, messages: readonly Uint8Array[]): Promi
   call.on("data", (b: Buffer) => {
     const m = AttachResponse.decode(b).msg;
     if (m?.$case === "result" && m.value.error !== undefined) commandCodes.push(m.value.error.code);
+    if (m?.$case === "results") for (const r of m.value.results) if (r.error !== undefined) commandCodes.push(r.error.code);
   });
   call.on("error", () => undefined);
   const status = new Promise<StatusObject>((resolve) => call.on("status", resolve));
@@ -127,17 +130,32 @@ describe("gateway under hostile input", () => {
       for (const [at, v] of edits) b[at % b.length] = v;
       return edits.length > 0 && cut % 4 === 0 ? b.subarray(0, cut % b.length) : b;
     });
+    // Batches: commands with an optional ack and credit, sometimes over the 1024-command limit, then mutated like single commands.
+    const mutatedBatch = fc
+      .tuple(
+        fc.oneof({ weight: 8, arbitrary: fc.array(commandArb, { maxLength: 6 }) }, { weight: 1, arbitrary: fc.integer({ min: 1020, max: 1030 }).map((n) => Array.from({ length: n }, (_, i): Command => ({ requestId: BigInt(i), kind: { $case: "numPeers", value: {} } }))) }),
+        fc.option(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), { nil: undefined }),
+        fc.option(fc.record({ messages: fc.nat(), bytes: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }), { nil: undefined }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        fc.nat(),
+      )
+      .map(([commands, ack, credit, edits, cut]) => {
+        const b = AttachRequest.encode({ msg: { $case: "batch", value: { ack: ack === undefined ? undefined : { eventSeq: ack }, credit, commands } } }).finish().slice();
+        for (const [at, v] of edits) b[at % b.length] = v;
+        return edits.length > 0 && cut % 4 === 0 ? b.subarray(0, cut % b.length) : b;
+      });
     const stream = fc.tuple(
-      // Most streams re-attach as "app" (its previous stream must have ended: the node allows one at a time).
-      fc.boolean(),
-      fc.array(fc.oneof({ weight: 4, arbitrary: mutatedCommand }, { weight: 1, arbitrary: junk(60) }, { weight: 1, arbitrary: fc.constant(concatBytes([Uint8Array.of(0x12, 0x02, 0x08), Uint8Array.of(0x7f)])) }), { maxLength: 6 }),
+      // Most streams re-attach as "app" (its previous stream must have ended: the node allows one at a time), some asking for batched results.
+      fc.oneof(fc.constant("no" as const), fc.constant("plain" as const), fc.constant("batched" as const)),
+      fc.array(fc.oneof({ weight: 3, arbitrary: mutatedCommand }, { weight: 3, arbitrary: mutatedBatch }, { weight: 1, arbitrary: junk(60) }, { weight: 1, arbitrary: fc.constant(concatBytes([Uint8Array.of(0x12, 0x02, 0x08), Uint8Array.of(0x7f)])) }), { maxLength: 6 }),
     );
     app.close();
     await until(() => !(node.gw.remoteReactors().get("app")?.attached ?? false), 5000, "app to detach");
     let sawCommandResults = 0;
     await fc.assert(
       fc.asyncProperty(stream, async ([asApp, msgs]) => {
-        const { status, commandCodes } = await rawAttach(client, asApp ? [register("app", [{ id: APP, priority: 1, sendQueueCapacity: 10, recvBufferCapacity: 0, recvMessageCapacity: 1024 * 1024, overflowPolicy: OverflowPolicy.OVERFLOW_POLICY_UNSPECIFIED }]), ...msgs] : msgs);
+        const appChannels = [{ id: APP, priority: 1, sendQueueCapacity: 10, recvBufferCapacity: 0, recvMessageCapacity: 1024 * 1024, overflowPolicy: OverflowPolicy.OVERFLOW_POLICY_UNSPECIFIED }];
+        const { status, commandCodes } = await rawAttach(client, asApp === "no" ? msgs : [register("app", appChannels, asApp === "batched"), ...msgs]);
         expect(DELIBERATE.has(status.code), `status ${status.code}: ${status.details}`).toBe(true);
         for (const c of commandCodes) expect(c, "a command failed with UNKNOWN: an untyped error escaped").not.toBe(GrpcStatus.UNKNOWN);
         sawCommandResults += commandCodes.length;

@@ -29,11 +29,17 @@ export interface AttachOptions {
   readonly token?: string;
   /** Channel credentials (TLS); insecure by default. */
   readonly credentials?: ChannelCredentials;
+  /** Register with batch_results: the node may answer in ResultBatches. @default false */
+  readonly batchResults?: boolean;
 }
 
 export class AttachClient {
   readonly events: Event[] = [];
   readonly results = new Map<bigint, CommandResult>();
+  /** Every result in arrival order. */
+  readonly resultOrder: CommandResult[] = [];
+  /** How results arrived: the size of each ResultBatch, or 0 for a plain CommandResult message. */
+  readonly resultMessages: number[] = [];
   registered: Registered | null = null;
   status: ServiceError | null = null;
   ended = false;
@@ -61,7 +67,17 @@ export class AttachClient {
         const last = m.value.events.at(-1);
         if (last !== undefined && (options.autoAck ?? true)) this.send({ msg: { $case: "ack", value: { eventSeq: last.seq } } });
         if (options.autoCredit ?? true) this.grant(m.value.events.length, m.value.events.reduce((n, e) => n + (e.kind?.$case === "receive" ? e.kind.value.message.length : 0), 0));
-      } else if (m?.$case === "result") this.results.set(m.value.requestId, m.value);
+      } else if (m?.$case === "result") {
+        this.results.set(m.value.requestId, m.value);
+        this.resultOrder.push(m.value);
+        this.resultMessages.push(0);
+      } else if (m?.$case === "results") {
+        for (const r of m.value.results) {
+          this.results.set(r.requestId, r);
+          this.resultOrder.push(r);
+        }
+        this.resultMessages.push(m.value.results.length);
+      }
       this.notify();
     });
     this.call.on("error", (err: ServiceError) => {
@@ -87,7 +103,7 @@ export class AttachClient {
           })),
           sessionToken: options.sessionToken ?? "",
           initialCredit: { messages: options.credit?.messages ?? 1000, bytes: BigInt(options.credit?.bytes ?? 64 * 1024 * 1024) },
-          batchResults: false,
+          batchResults: options.batchResults ?? false,
         },
       },
     });
@@ -111,6 +127,28 @@ export class AttachClient {
     this.send({ msg: { $case: "command", value: { requestId, kind } } });
     await this.waitFor(() => this.results.has(requestId), timeoutMs, `result of command ${String(requestId)}`);
     return this.results.get(requestId)!;
+  }
+
+  /** Sends commands (with an optional ack and credit) in one RequestBatch; returns their request IDs. */
+  batch(kinds: readonly Command["kind"][], extra: { ack?: bigint; credit?: { messages: number; bytes: number } } = {}): bigint[] {
+    const commands = kinds.map((kind) => ({ requestId: this.nextRequestId++, kind }));
+    this.send({
+      msg: {
+        $case: "batch",
+        value: {
+          ack: extra.ack === undefined ? undefined : { eventSeq: extra.ack },
+          credit: extra.credit === undefined ? undefined : { messages: extra.credit.messages, bytes: BigInt(extra.credit.bytes) },
+          commands,
+        },
+      },
+    });
+    return commands.map((c) => c.requestId);
+  }
+
+  /** Waits for the results of `ids` and returns them in the order of `ids`. */
+  async resultsOf(ids: readonly bigint[], timeoutMs = 15_000): Promise<CommandResult[]> {
+    await this.waitFor(() => ids.every((id) => this.results.has(id)), timeoutMs, `results of ${ids.length} commands`);
+    return ids.map((id) => this.results.get(id)!);
   }
 
   kinds(): string[] {

@@ -1,7 +1,7 @@
 /** Nodes with a gateway on 127.0.0.1:0 for gateway tests. */
 import { type NodeKey, generateNodeKey } from "../../src/p2p/node-key.js";
 import { Switch, type SwitchConfig } from "../../src/p2p/switch.js";
-import { DEFAULT_GATEWAY_CONFIG, Gateway, type GatewayConfig } from "../../src/gateway/gateway.js";
+import { DEFAULT_GATEWAY_CONFIG, Gateway, type GatewayConfig, type GatewayObserver } from "../../src/gateway/gateway.js";
 import { silentLogger } from "../support/nodes.js";
 
 export interface GatewayNode {
@@ -17,7 +17,7 @@ export interface GatewayNode {
   stop(): Promise<void>;
 }
 
-export async function createGatewayNode(gateway: Partial<GatewayConfig> = {}, p2p: Partial<SwitchConfig> = {}): Promise<GatewayNode> {
+export async function createGatewayNode(gateway: Partial<GatewayConfig> = {}, p2p: Partial<SwitchConfig> = {}, observer?: GatewayObserver): Promise<GatewayNode> {
   const key = generateNodeKey();
   const sw = new Switch({
     nodeKey: key,
@@ -33,7 +33,7 @@ export async function createGatewayNode(gateway: Partial<GatewayConfig> = {}, p2
       ...p2p,
     },
   });
-  const gw = new Gateway({ sw, logger: silentLogger, config: { ...DEFAULT_GATEWAY_CONFIG, laddr: "tcp://127.0.0.1:0", ...gateway } });
+  const gw = new Gateway({ sw, logger: silentLogger, config: { ...DEFAULT_GATEWAY_CONFIG, laddr: "tcp://127.0.0.1:0", ...gateway }, ...(observer === undefined ? {} : { observer }) });
   const grpc = await gw.listen();
   let stopped = false;
   return {
