@@ -1,8 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Load tests: one node under hundreds of peers, measuring memory. Run with
-// `npm run test:load` on a quiet machine. Not in the default suite: the slow
-// reactor's memory bound is an open finding (see issue notes and LIMITS.md).
+// Load tests alone: one node under hundreds of peers, measuring memory. They
+// are also part of the default suite (vitest.config.ts); this config runs just
+// them, e.g. with SLOW_REACTOR_* variables (see the test's header).
 export default defineConfig({
   test: {
     include: ["server/test/load/**/*.test.ts"],

@@ -6,8 +6,10 @@
  * - errors are only `PacketTooLargeError`, `PacketDecodeError` and
  *   `EmptyPacketError`, and come in stream order: every packet before a bad
  *   one is returned first, whatever the chunking;
- * - the chunked decoding equals an independent reference framing of the whole
- *   input, and an oversize length throws as soon as its prefix is complete;
+ * - the chunked decoding equals an independent reference of the whole input:
+ *   its own framing (`referencePrefix`) and its own gogoproto-style body
+ *   decoder (`packet-reference.ts`), which shares no code or assumption with
+ *   ours; an oversize length throws as soon as its prefix is complete;
  * - once drained, the decoder holds at most one partial packet (prefix + body
  *   below the limit);
  * - every packet re-encodes and decodes to itself, and agrees with the
@@ -21,6 +23,7 @@ import { fillChannelDefaults } from "../../server/src/wire/mconnection/channel-d
 import { EmptyPacketError, MessageOverCapacityError, PacketDecodeError, PacketTooLargeError } from "../../server/src/wire/mconnection/errors.js";
 import { type Packet, PacketDecoder, decodePacketBody, encodePacket, encodePacketBody, maxPacketMsgSize } from "../../server/src/wire/mconnection/packet.js";
 import { FuzzInput, PropertyViolation, bytesEqual, check, chunkBySeed, chunkIndexOf, concatBytes, expectTyped, referencePrefix } from "./common.js";
+import { referenceDecodePacketBody } from "./packet-reference.js";
 
 export interface PacketDecoderLike {
   readonly bufferedBytes: number;
@@ -59,12 +62,9 @@ function reference(bytes: Uint8Array, max: number): Reference {
     if (bytes.length - prefixEnd < p.value) break;
     const body = bytes.subarray(prefixEnd, prefixEnd + p.value);
     const last = prefixEnd + p.value - 1;
-    try {
-      packets.push({ packet: copyPacket(decodePacketBody(body)), wireBytes: p.size + p.value });
-    } catch (err) {
-      const e = expectTyped(err, ERRORS, "decodePacketBody");
-      return { packets, failure: { cls: e instanceof EmptyPacketError ? EmptyPacketError : PacketDecodeError, at: last } };
-    }
+    const decoded = referenceDecodePacketBody(body);
+    if (decoded.kind !== "packet") return { packets, failure: { cls: decoded.kind === "empty" ? EmptyPacketError : PacketDecodeError, at: last } };
+    packets.push({ packet: decoded.packet, wireBytes: p.size + p.value });
     offset = prefixEnd + p.value;
   }
   return { packets, failure: null };

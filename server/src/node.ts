@@ -25,6 +25,7 @@ import { AddressBook } from "./p2p/pex/address-book.js";
 import { PexReactor } from "./p2p/pex/pex-reactor.js";
 import type { Reactor } from "./p2p/reactor.js";
 import { Switch, type SwitchConfig } from "./p2p/switch.js";
+import { cryptoBackend, cryptoFallbackReason } from "./wire/crypto/backend.js";
 import { resolveMConnectionConfig } from "./wire/mconnection/defaults.js";
 
 /** The name the PEX reactor is registered under (CometBFT's). */
@@ -323,9 +324,11 @@ export async function createNode(config: SwitchboardConfig, options: NodeOptions
       addPersistentPeersToBook();
       state = "running";
       log.info(
-        { node_id: nodeKey.id, p2p: node.p2pListenAddress(), grpc: node.gatewayAddress(), metrics: node.metricsUrl(), network: config.node.network },
+        { node_id: nodeKey.id, p2p: node.p2pListenAddress(), grpc: node.gatewayAddress(), metrics: node.metricsUrl(), network: config.node.network, crypto: cryptoBackend().name },
         "node started",
       );
+      const fallback = cryptoFallbackReason();
+      if (fallback !== null) log.warn({ reason: fallback }, "crypto: using node:crypto instead of libsodium (SecretConnection costs about twice the CPU)");
     },
     stop(): Promise<void> {
       stopping ??= (async () => {

@@ -6,6 +6,7 @@
  * Switch's peers and each peer's `status()` when it is scraped.
  */
 import type { Registry } from "prom-client";
+import type { ConnectionDirection, ConnectionErrorCode, PeerErrorCode } from "../p2p/connection-errors.js";
 import type { PeerStatus } from "../p2p/peer.js";
 import type { PeerCounts } from "../p2p/switch-api.js";
 
@@ -19,11 +20,16 @@ export interface PeerMetricsSource {
 export interface SwitchMetricsSource {
   peers(): { list(): readonly PeerMetricsSource[] };
   numPeers(): PeerCounts;
-  /**
-   * Inbound and outbound handshakes under way. Read when present: the Switch
-   * does not expose it yet (its Transport does).
-   */
+  /** Inbound and outbound handshakes under way (0 when absent). */
   readonly handshakesInProgress?: number;
+  /** Persistent peers being redialled (0 when absent). */
+  readonly reconnectingPeers?: number;
+  /** Source IPs tracked by the inbound attempt rate limit (0 when absent). */
+  readonly acceptRateLimitTrackedIps?: number;
+  /** Connections that never became peers, by direction and code (a closed set), since start. */
+  connectionErrors?(): readonly { readonly direction: ConnectionDirection; readonly code: ConnectionErrorCode; readonly count: number }[];
+  /** Peers dropped for an error, by code (a closed set), since start. */
+  peerErrors?(): readonly { readonly code: PeerErrorCode; readonly count: number }[];
 }
 
 /**

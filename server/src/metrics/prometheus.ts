@@ -147,7 +147,91 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
       this.set({ direction: "dialing" }, c.dialing);
     },
   });
-  let handshakesRegistered = false;
+  new Gauge({
+    name: `${ns}_p2p_peer_receive_buffer_bytes`,
+    help: "Bytes held in a peer connection's receive buffers below its receive queue: socket (ciphertext), secret_connection (opened, unread), mconnection (undecoded), reassembly (messages split over packets).",
+    labelNames: ["peer_id", "buffer"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const p of peers()) {
+        const b = p.status().buffers.receive;
+        this.set({ peer_id: p.id, buffer: "socket" }, b.socket);
+        this.set({ peer_id: p.id, buffer: "secret_connection" }, b.secretConnection);
+        this.set({ peer_id: p.id, buffer: "mconnection" }, b.mconnection);
+        this.set({ peer_id: p.id, buffer: "reassembly" }, b.reassembly);
+      }
+    },
+  });
+  new Gauge({
+    name: `${ns}_p2p_peer_send_buffer_bytes`,
+    help: "Bytes held in a peer connection's send buffers below its channel queues: mconnection (write buffer), secret_connection (unsealed), socket (sealed, not yet in the kernel).",
+    labelNames: ["peer_id", "buffer"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const p of peers()) {
+        const b = p.status().buffers.send;
+        this.set({ peer_id: p.id, buffer: "mconnection" }, b.mconnection);
+        this.set({ peer_id: p.id, buffer: "secret_connection" }, b.secretConnection);
+        this.set({ peer_id: p.id, buffer: "socket" }, b.socket);
+      }
+    },
+  });
+  new Gauge({
+    name: `${ns}_p2p_peer_data_keys`,
+    help: "Keys in a peer's key-value store (bounded per peer).",
+    labelNames: ["peer_id"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const p of peers()) this.set({ peer_id: p.id }, p.status().dataKeys);
+    },
+  });
+  new Counter({
+    name: `${ns}_p2p_connection_errors_total`,
+    help: "Connections that never became peers (refused before the handshake, failed dial or handshake, refused by the Switch), by direction and code.",
+    labelNames: ["direction", "code"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const e of source?.connectionErrors?.() ?? []) this.inc({ direction: e.direction, code: e.code }, e.count);
+    },
+  });
+  new Counter({
+    name: `${ns}_p2p_peer_errors_total`,
+    help: "Peers dropped for an error, by code.",
+    labelNames: ["code"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const e of source?.peerErrors?.() ?? []) this.inc({ code: e.code }, e.count);
+    },
+  });
+  new Gauge({
+    name: `${ns}_p2p_handshakes_in_progress`,
+    help: "Inbound and outbound handshakes (SecretConnection and NodeInfo exchange) under way.",
+    registers,
+    collect() {
+      this.set(source?.handshakesInProgress ?? 0);
+    },
+  });
+  new Gauge({
+    name: `${ns}_p2p_reconnecting_peers`,
+    help: "Persistent peers being redialled (one reconnect routine each).",
+    registers,
+    collect() {
+      this.set(source?.reconnectingPeers ?? 0);
+    },
+  });
+  new Gauge({
+    name: `${ns}_p2p_accept_rate_limit_tracked_ips`,
+    help: "Source IPs the inbound connection rate limit tracks (bounded; the least recently seen is forgotten).",
+    registers,
+    collect() {
+      this.set(source?.acceptRateLimitTrackedIps ?? 0);
+    },
+  });
 
   return {
     registry,
@@ -156,17 +240,6 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
     scrape: () => registry.metrics(),
     observeSwitch(s: SwitchMetricsSource): void {
       source = s;
-      if (!handshakesRegistered && typeof s.handshakesInProgress === "number") {
-        handshakesRegistered = true;
-        new Gauge({
-          name: `${ns}_p2p_handshakes_in_progress`,
-          help: "Inbound and outbound handshakes (SecretConnection and NodeInfo exchange) under way.",
-          registers,
-          collect() {
-            this.set(source?.handshakesInProgress ?? 0);
-          },
-        });
-      }
     },
     messageReceived(messageType: string, bytes: number): void {
       messageReceive.inc({ message_type: messageType }, bytes);

@@ -10,7 +10,11 @@ export abstract class P2PError extends Error {
   }
 }
 
-/** Why the transport refused a connection, in CometBFT's categories. */
+/**
+ * Why the transport refused a connection: CometBFT's categories, and the
+ * accept filter's rules told apart (`rate_limited`, `duplicate_ip`,
+ * `too_many_handshakes`; `filtered` for any other refusal).
+ */
 export type RejectReason =
   | "handshake_failed"
   | "auth_failure"
@@ -18,6 +22,9 @@ export type RejectReason =
   | "self"
   | "incompatible"
   | "filtered"
+  | "rate_limited"
+  | "duplicate_ip"
+  | "too_many_handshakes"
   | "timeout";
 
 /** A connection the transport refused during or before the upgrade. */

@@ -86,11 +86,108 @@ interface Pending {
   readonly message: Uint8Array;
 }
 
+/** Slots the inbound queue starts with (and shrinks back to once empty): an idle peer holds no more. */
+const INBOUND_QUEUE_INITIAL_SLOTS = 16;
+
+/**
+ * The inbound queue's storage: a FIFO ring that holds exactly the messages
+ * not yet delivered. A slot is cleared the moment its message is taken, so
+ * a delivered message is never kept alive by the queue (an array with a
+ * moving head would keep every delivered message until it is compacted, and
+ * under a steady flow it never empties). The ring doubles when full and goes
+ * back to its initial size when it empties, so its slots never outnumber the
+ * largest backlog since the queue was last empty.
+ */
+class InboundQueue {
+  private ring: (Pending | undefined)[] = new Array<Pending | undefined>(INBOUND_QUEUE_INITIAL_SLOTS);
+  private head = 0;
+  private count = 0;
+  private byteCount = 0;
+
+  /** Messages waiting. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Bytes of the messages waiting. */
+  get bytes(): number {
+    return this.byteCount;
+  }
+
+  push(item: Pending): void {
+    if (this.count === this.ring.length) this.grow();
+    this.ring[(this.head + this.count) % this.ring.length] = item;
+    this.count++;
+    this.byteCount += item.message.length;
+  }
+
+  /** The oldest message, removed from the queue; undefined when empty. */
+  shift(): Pending | undefined {
+    if (this.count === 0) return undefined;
+    const item = this.ring[this.head] as Pending;
+    this.ring[this.head] = undefined;
+    this.head = (this.head + 1) % this.ring.length;
+    this.count--;
+    this.byteCount -= item.message.length;
+    if (this.count === 0) this.reset();
+    return item;
+  }
+
+  clear(): void {
+    this.reset();
+  }
+
+  private reset(): void {
+    if (this.ring.length > INBOUND_QUEUE_INITIAL_SLOTS) this.ring = new Array<Pending | undefined>(INBOUND_QUEUE_INITIAL_SLOTS);
+    else this.ring.fill(undefined);
+    this.head = 0;
+    this.count = 0;
+    this.byteCount = 0;
+  }
+
+  private grow(): void {
+    const old = this.ring;
+    const next = new Array<Pending | undefined>(old.length * 2);
+    for (let i = 0; i < this.count; i++) next[i] = old[(this.head + i) % old.length];
+    this.ring = next;
+    this.head = 0;
+  }
+}
+
+/**
+ * Bytes held in the buffers of one connection, outside the inbound queue
+ * (see server/docs/LIMITS.md for each bound). Receiving, from the socket up:
+ */
+export interface PeerBuffers {
+  readonly receive: {
+    /** Ciphertext the TCP socket read and the SecretConnection has not opened yet (0 when unknown). */
+    readonly socket: number;
+    /** Plaintext opened by the SecretConnection, not yet read by the MConnection. */
+    readonly secretConnection: number;
+    /** Bytes the MConnection's packet decoder holds (a partial packet, or a chunk's rest while paused). */
+    readonly mconnection: number;
+    /** The channels' reassembly buffers of messages split over packets (allocated). */
+    readonly reassembly: number;
+  };
+  /** Sending, from the MConnection down. */
+  readonly send: {
+    /** Packets in the MConnection's write buffer, not yet handed to the SecretConnection. */
+    readonly mconnection: number;
+    /** Plaintext written to the SecretConnection and not yet sealed onto the socket. */
+    readonly secretConnection: number;
+    /** Sealed bytes the socket has not handed to the kernel yet (0 when unknown). */
+    readonly socket: number;
+  };
+}
+
 export interface PeerStatus {
   readonly connection: ConnectionStatus;
   readonly inboundQueueMessages: number;
   readonly inboundQueueBytes: number;
   readonly receivePaused: boolean;
+  readonly buffers: PeerBuffers;
+  /** Keys in the peer's key-value store (bounded by `dataMaxKeys`). */
+  readonly dataKeys: number;
 }
 
 export class Peer {
@@ -107,9 +204,7 @@ export class Peer {
   private readonly mconn: MConnection;
   private readonly remoteChannels: ReadonlySet<number>;
   private readonly data = new Map<string, unknown>();
-  private readonly queue: Pending[] = [];
-  private queueHead = 0;
-  private queuedBytes = 0;
+  private readonly queue = new InboundQueue();
   private delivering = false;
   private paused = false;
   private readonly maxQueueBytes: number;
@@ -179,9 +274,7 @@ export class Peer {
     this.transition("stopped");
     this.mconn.stop();
     this.options.connection.conn.destroy();
-    this.queue.length = 0;
-    this.queueHead = 0;
-    this.queuedBytes = 0;
+    this.queue.clear();
   }
 
   /**
@@ -217,11 +310,28 @@ export class Peer {
   }
 
   status(): PeerStatus {
+    const connection = this.mconn.status();
+    const sc = this.options.connection.conn;
+    const socket = this.options.connection.rawSocket;
     return {
-      connection: this.mconn.status(),
-      inboundQueueMessages: this.queue.length - this.queueHead,
-      inboundQueueBytes: this.queuedBytes,
+      connection,
+      inboundQueueMessages: this.queue.size,
+      inboundQueueBytes: this.queue.bytes,
       receivePaused: this.paused,
+      buffers: {
+        receive: {
+          socket: socket?.readableLength ?? 0,
+          secretConnection: sc.readableLength,
+          mconnection: connection.recvBufferedBytes,
+          reassembly: connection.reassemblyBufferBytes,
+        },
+        send: {
+          mconnection: connection.sendBufferedBytes,
+          secretConnection: sc.writableLength,
+          socket: socket?.writableLength ?? 0,
+        },
+      },
+      dataKeys: this.data.size,
     };
   }
 
@@ -238,8 +348,7 @@ export class Peer {
   private enqueue(channelId: number, message: Uint8Array): void {
     if (this.state !== "running") return;
     this.queue.push({ channelId, message });
-    this.queuedBytes += message.length;
-    if (!this.paused && (this.queuedBytes > this.maxQueueBytes || this.queue.length - this.queueHead > this.maxQueueMessages)) {
+    if (!this.paused && (this.queue.bytes > this.maxQueueBytes || this.queue.size > this.maxQueueMessages)) {
       this.paused = true;
       this.mconn.pauseReceive();
     }
@@ -249,14 +358,9 @@ export class Peer {
   /** Delivers queued messages in order until the queue is empty or a reactor asks us to wait. */
   private drain(): void {
     this.delivering = true;
-    while (this.state === "running" && this.queueHead < this.queue.length) {
-      const next = this.queue[this.queueHead] as Pending;
-      this.queueHead++;
-      this.queuedBytes -= next.message.length;
-      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-        this.queue.splice(0, this.queueHead);
-        this.queueHead = 0;
-      }
+    while (this.state === "running") {
+      const next = this.queue.shift();
+      if (next === undefined) break;
       this.maybeResume();
       const reactor = this.options.reactorsByChannel.get(next.channelId);
       if (reactor === undefined) continue; // the MConnection only accepts our channels
@@ -280,17 +384,12 @@ export class Peer {
         return;
       }
     }
-    if (this.queueHead === this.queue.length) {
-      this.queue.length = 0;
-      this.queueHead = 0;
-    }
     this.delivering = false;
   }
 
   private maybeResume(): void {
     if (!this.paused) return;
-    const pending = this.queue.length - this.queueHead;
-    if (this.queuedBytes <= this.maxQueueBytes / 2 && pending <= this.maxQueueMessages / 2) {
+    if (this.queue.bytes <= this.maxQueueBytes / 2 && this.queue.size <= this.maxQueueMessages / 2) {
       this.paused = false;
       this.mconn.resumeReceive();
     }

@@ -19,6 +19,16 @@ import type { Logger } from "pino";
 import { type ChannelDescriptor, fillChannelDefaults } from "../wire/mconnection/channel-descriptor.js";
 import type { MConnectionConfig } from "../wire/mconnection/mconnection.js";
 import { BLOCK_PROTOCOL_VERSION, MAX_NUM_CHANNELS, type NodeInfo, P2P_PROTOCOL_VERSION } from "../wire/node-info.js";
+import {
+  CONNECTION_ERROR_CODES,
+  type ConnectionDirection,
+  type ConnectionErrorCode,
+  ErrorCounts,
+  PEER_ERROR_CODES,
+  type PeerErrorCode,
+  connectionErrorCode,
+  peerErrorCode,
+} from "./connection-errors.js";
 import { ConnectionRejectedError, P2PError } from "./errors.js";
 import { IpRateLimiter } from "./ip-rate-limiter.js";
 import { type NetAddress, formatHostPort, formatNetAddress, parseNetAddress } from "./net-address.js";
@@ -26,7 +36,7 @@ import type { NodeKey } from "./node-key.js";
 import { Peer } from "./peer.js";
 import type { Reactor, RemoveReason } from "./reactor.js";
 import type { BroadcastResult, PeerCounts, PeerSetView, StopPeerOptions, SwitchApi } from "./switch-api.js";
-import { Transport, type UpgradedConnection } from "./transport.js";
+import { type AcceptRefusal, Transport, type UpgradedConnection } from "./transport.js";
 
 /** Software version we advertise in NodeInfo. */
 export const SWITCHBOARD_VERSION = "0.38.25-switchboard";
@@ -198,6 +208,13 @@ export class Switch implements SwitchApi {
   private ourNodeInfo: NodeInfo | null = null;
   private boundListen: { host: string; port: number } | null = null;
   private readonly background = new Set<Promise<unknown>>();
+  /** Connections that never became peers, by direction and code (closed sets: bounded). */
+  private readonly connectionErrorCounts = {
+    inbound: new ErrorCounts<ConnectionErrorCode>(CONNECTION_ERROR_CODES),
+    outbound: new ErrorCounts<ConnectionErrorCode>(CONNECTION_ERROR_CODES),
+  };
+  /** Peers dropped for an error, by code (a closed set: bounded). */
+  private readonly peerErrorCounts = new ErrorCounts<PeerErrorCode>(PEER_ERROR_CODES);
 
   constructor(private readonly options: SwitchOptions) {
     const c = options.config;
@@ -228,6 +245,39 @@ export class Switch implements SwitchApi {
   /** The address the listener is bound to, once started. */
   get listenAddress(): { host: string; port: number } | null {
     return this.boundListen;
+  }
+
+  /** Inbound and outbound handshakes (SecretConnection and NodeInfo exchange) under way. */
+  get handshakesInProgress(): number {
+    return this.transport.handshakesInProgress;
+  }
+
+  /** Persistent peers being redialled (one reconnect routine each). */
+  get reconnectingPeers(): number {
+    return this.reconnecting.size;
+  }
+
+  /** Source IPs the inbound attempt rate limit tracks (bounded; the least recently seen is forgotten). */
+  get acceptRateLimitTrackedIps(): number {
+    return this.acceptLimiter.size;
+  }
+
+  /** How many connections never became peers, by direction and code, since start. Every code is listed. */
+  connectionErrors(): readonly { readonly direction: ConnectionDirection; readonly code: ConnectionErrorCode; readonly count: number }[] {
+    const out: { direction: ConnectionDirection; code: ConnectionErrorCode; count: number }[] = [];
+    for (const direction of ["inbound", "outbound"] as const) {
+      for (const [code, count] of this.connectionErrorCounts[direction].entries()) out.push({ direction, code, count });
+    }
+    return out;
+  }
+
+  /** How many peers were dropped for an error, by code, since start. Every code is listed. */
+  peerErrors(): readonly { readonly code: PeerErrorCode; readonly count: number }[] {
+    return [...this.peerErrorCounts.entries()].map(([code, count]) => ({ code, count }));
+  }
+
+  private countConnectionError(direction: ConnectionDirection, code: ConnectionErrorCode): void {
+    this.connectionErrorCounts[direction].add(code);
   }
 
   /** True for IDs listed in `private_peer_ids`: never gossiped. */
@@ -316,6 +366,9 @@ export class Switch implements SwitchApi {
           onInbound: (conn) => {
             this.onInbound(conn);
           },
+          onInboundRejected: (_remote, error) => {
+            this.countConnectionError("inbound", connectionErrorCode(error));
+          },
         });
       }
       this.ourNodeInfo = this.buildNodeInfo();
@@ -387,7 +440,12 @@ export class Switch implements SwitchApi {
   }
 
   stopPeerForError(peer: Peer, reason: Error, options?: StopPeerOptions): void {
+    this.stopForError(peer, reason, options, "stopped_by_reactor");
+  }
+
+  private stopForError(peer: Peer, reason: Error, options: StopPeerOptions | undefined, code: PeerErrorCode): void {
     if (this.peerSet.get(peer.id) !== peer || peer.lifecycle === "stopped") return;
+    this.peerErrorCounts.add(code);
     this.logger.info({ peer_id: peer.id, conn: peer.connectionId, reason: reason.message }, "stopping peer for error");
     this.stopAndRemovePeer(peer, reason, options?.reconnect ?? true);
   }
@@ -470,6 +528,9 @@ export class Switch implements SwitchApi {
     let conn: UpgradedConnection;
     try {
       conn = await this.transport.dial(addr, this.lifetime.signal);
+    } catch (err) {
+      this.countConnectionError("outbound", connectionErrorCode(err));
+      throw err;
     } finally {
       this.dialing.delete(addr.id);
     }
@@ -519,11 +580,13 @@ export class Switch implements SwitchApi {
   }
 
   /** Pre-handshake filter for inbound sockets: the per-IP rate limit and the duplicate-IP rule. */
-  private filterInboundSocket(host: string): string | null {
-    if (this.state !== "running") return `switch is ${this.state}`;
-    if (!this.acceptLimiter.tryTake(host)) return `too many connection attempts from ${host}`;
+  private filterInboundSocket(host: string): AcceptRefusal | null {
+    if (this.state !== "running") return { reason: "filtered", detail: `switch is ${this.state}` };
+    if (!this.acceptLimiter.tryTake(host)) return { reason: "rate_limited", detail: `too many connection attempts from ${host}` };
     if (!(this.options.config.allowDuplicateIp ?? false)) {
-      for (const p of this.peerSet.values()) if (p.remoteHost === host) return `a peer at ${host} is already connected (allow_duplicate_ip is off)`;
+      for (const p of this.peerSet.values()) {
+        if (p.remoteHost === host) return { reason: "duplicate_ip", detail: `a peer at ${host} is already connected (allow_duplicate_ip is off)` };
+      }
     }
     return null;
   }
@@ -534,6 +597,7 @@ export class Switch implements SwitchApi {
     const maxIn = this.options.config.maxNumInboundPeers ?? 40;
     if (!unconditional && this.numPeers().inbound >= maxIn) {
       this.logger.debug({ peer_id: id }, `refusing inbound peer: max_num_inbound_peers = ${maxIn} reached`);
+      this.countConnectionError("inbound", "inbound_limit");
       conn.conn.destroy();
       return;
     }
@@ -565,11 +629,14 @@ export class Switch implements SwitchApi {
    */
   private addPeer(conn: UpgradedConnection, dialed: NetAddress | undefined): Peer {
     const id = conn.nodeInfo.nodeId;
+    const direction: ConnectionDirection = conn.outbound ? "outbound" : "inbound";
     if (this.state !== "running") {
+      this.countConnectionError(direction, "switch_stopping");
       conn.conn.destroy();
       throw new SwitchStoppingError(`switch is ${this.state}`);
     }
     if (this.peerSet.has(id) || this.adding.has(id)) {
+      this.countConnectionError(direction, "duplicate_peer");
       conn.conn.destroy();
       throw new AlreadyConnectedError(`duplicate peer ${id}`);
     }
@@ -599,6 +666,7 @@ export class Switch implements SwitchApi {
         if (!peer.isRunning()) throw new P2PStartError(`peer ${id} stopped while starting`);
       } catch (err) {
         this.logger.error({ peer_id: id, err }, "error starting peer");
+        this.countConnectionError(direction, "peer_start_failed");
         peer.stop();
         for (const r of this.reactors) this.callReactor(r, "removePeer", () => {
           r.reactor.removePeer(peer, err as Error);
@@ -624,7 +692,7 @@ export class Switch implements SwitchApi {
 
   private onPeerError(peer: Peer, error: Error): void {
     if (this.peerSet.get(peer.id) === peer) {
-      this.stopPeerForError(peer, error);
+      this.stopForError(peer, error, undefined, peerErrorCode(error));
       return;
     }
     // Failed before it joined the peer set (during InitPeer/start): the start path cleans up.

@@ -23,7 +23,7 @@ import type { SecretConnection } from "../wire/secret-connection/secret-connecti
 import { exchangeNodeInfo } from "../wire/node-info-exchange.js";
 import { type NodeInfo, checkCompatible, validateNodeInfo } from "../wire/node-info.js";
 import { WireError } from "../wire/errors.js";
-import { ConnectionRejectedError, DialError } from "./errors.js";
+import { ConnectionRejectedError, DialError, type RejectReason } from "./errors.js";
 import { type NetAddress, formatNetAddress } from "./net-address.js";
 import type { NodeKey } from "./node-key.js";
 
@@ -46,6 +46,17 @@ export interface UpgradedConnection {
   readonly outbound: boolean;
   /** The address we dialed (outbound only). */
   readonly dialedAddress: NetAddress | undefined;
+  /**
+   * The TCP socket under `conn`, seen only through its buffered byte counts
+   * (for metrics: the SecretConnection owns the socket).
+   */
+  readonly rawSocket?: SocketBuffers;
+}
+
+/** What a socket holds in user space: ciphertext read and not yet opened, and written and not yet sent. */
+export interface SocketBuffers {
+  readonly readableLength: number;
+  readonly writableLength: number;
 }
 
 export interface TransportOptions {
@@ -61,8 +72,14 @@ export interface TransportOptions {
   readonly maxConcurrentHandshakes?: number;
 }
 
-/** Decides, before any handshake byte, whether to take an inbound socket. Returns a reason to refuse, or null. */
-export type AcceptFilter = (remoteHost: string, remotePort: number) => string | null;
+/** Why an accept filter refused a socket. */
+export interface AcceptRefusal {
+  readonly reason: RejectReason;
+  readonly detail: string;
+}
+
+/** Decides, before any handshake byte, whether to take an inbound socket. Returns why it refuses, or null. */
+export type AcceptFilter = (remoteHost: string, remotePort: number) => AcceptRefusal | null;
 
 export interface TransportEvents {
   /** A fully upgraded inbound connection. The receiver owns it from here. */
@@ -134,7 +151,7 @@ export async function upgradeConnection(socket: Socket, options: UpgradeOptions)
     } catch (err) {
       throw toRejection("incompatible", err);
     }
-    return { conn, nodeInfo: theirs, socketHost, socketPort, outbound, dialedAddress: undefined };
+    return { conn, nodeInfo: theirs, socketHost, socketPort, outbound, dialedAddress: undefined, rawSocket: socket };
   } catch (err) {
     conn.destroy();
     socket.destroy();
@@ -208,12 +225,12 @@ export class Transport {
       return;
     }
     if (this.handshakesInFlight >= this.maxConcurrentHandshakes) {
-      reject(new ConnectionRejectedError("filtered", `${this.handshakesInFlight} handshakes already in progress`));
+      reject(new ConnectionRejectedError("too_many_handshakes", `${this.handshakesInFlight} handshakes already in progress`));
       return;
     }
     const refusal = this.acceptFilter(remoteHost, remotePort);
     if (refusal !== null) {
-      reject(new ConnectionRejectedError("filtered", refusal));
+      reject(new ConnectionRejectedError(refusal.reason, refusal.detail));
       return;
     }
     this.handshakesInFlight++;

@@ -30,6 +30,7 @@
  * rate limit, so that they send as fast as TCP takes it), to show that the
  * memory assertion then fails.
  */
+import { getDefaultHighWaterMark } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { generateNodeKey } from "../../src/p2p/node-key.js";
 import type { Envelope, Peer } from "../../src/p2p/peer.js";
@@ -56,38 +57,81 @@ const FLOOD_RATE_BYTES_PER_SECOND = UNBOUNDED ? 0 : 80 * (MESSAGE_BYTES + 8);
 const PING_MS = 2000;
 const PONG_TIMEOUT_MS = 1500;
 
-// The bounds this test configures, and what each costs per connection at most.
-const INBOUND_QUEUE_MAX_BYTES = UNBOUNDED ? 2 ** 40 : 32 * 1024;
-const INBOUND_QUEUE_MAX_MESSAGES = UNBOUNDED ? 2 ** 40 : 32;
+// The bounds this test configures, and what each costs per connection at most. The cap is computed from the
+// bounds even when SLOW_REACTOR_UNBOUNDED lifts them, so that the run shows the cap being exceeded.
+const QUEUE_BOUND_BYTES = 32 * 1024;
+const QUEUE_BOUND_MESSAGES = 32;
+const INBOUND_QUEUE_MAX_BYTES = UNBOUNDED ? 2 ** 40 : QUEUE_BOUND_BYTES;
+const INBOUND_QUEUE_MAX_MESSAGES = UNBOUNDED ? 2 ** 40 : QUEUE_BOUND_MESSAGES;
 const WRITE_BUFFER_BYTES = 4096;
 const SEND_QUEUE_CAPACITY = 4;
-/** A Duplex's default highWaterMark: what a SecretConnection buffers each way before it pushes back. */
-const STREAM_HWM_BYTES = 16 * 1024;
-/** One socket read (libuv reads up to 64 KiB at once). */
-const SOCKET_READ_BYTES = 64 * 1024;
-/** JavaScript overhead of one queued message (object, typed array header, array slot), measured generously. */
-const PER_MESSAGE_OVERHEAD_BYTES = 512;
-
-/** Receiving side (the node), per connection. */
-const NODE_PER_PEER_BYTES =
-  32 * 1024 + MESSAGE_BYTES + 32 * PER_MESSAGE_OVERHEAD_BYTES + // inbound queue: its byte bound, one message over, per-message objects
-  MESSAGE_BYTES + // reassembly buffer
-  STREAM_HWM_BYTES + SOCKET_READ_BYTES + // SecretConnection read buffer: its highWaterMark + one read opened past it
-  SOCKET_READ_BYTES + // unparsed bytes in the MConnection decoder while receiving is paused
-  WRITE_BUFFER_BYTES; // pongs
-/** Sending side (a peer in this process), per connection. */
-const PEER_PER_PEER_BYTES =
-  SEND_QUEUE_CAPACITY * (MESSAGE_BYTES + PER_MESSAGE_OVERHEAD_BYTES) + // channel send queue
-  WRITE_BUFFER_BYTES + // coalescing write buffer
-  STREAM_HWM_BYTES + // SecretConnection writable buffer
-  2 * (STREAM_HWM_BYTES + 1044); // the sealed batch in flight and the socket's user-space write queue
 /**
- * What a busy event loop holds besides the queues: a pending timer and promise
- * per slow receive and per waiting send, stream bookkeeping, V8's own slack
- * after a GC (measured: the heap grows by 10-15 MiB under this load).
+ * Node's default stream highWaterMark (16 KiB on Node 20, 64 KiB from Node 22):
+ * the SecretConnection and the raw socket under it use it both ways. The test
+ * checks that a live SecretConnection has it.
  */
-const SLACK_BYTES = 32 * 1024 * 1024;
-const MEMORY_CAP_BYTES = (FLOODERS + FAST_PEERS) * (NODE_PER_PEER_BYTES + PEER_PER_PEER_BYTES) + SLACK_BYTES;
+const STREAM_HWM_BYTES = getDefaultHighWaterMark(false);
+/** One socket read: libuv hands Node up to 64 KiB at once, and a stream takes a whole read even past its highWaterMark. */
+const SOCKET_READ_BYTES = 64 * 1024;
+/** A socket read's ciphertext, opened: at most one frame's data per sealed frame. */
+const OPENED_READ_BYTES = Math.ceil((SOCKET_READ_BYTES + 1043) / 1044) * 1024;
+/** Sealed size of `bytes` of plaintext written at once: 1044 bytes per frame of up to 1024. */
+const sealed = (bytes: number): number => Math.ceil(bytes / 1024) * 1044;
+/**
+ * JavaScript objects per queued message: the queue entry, the Uint8Array and
+ * its ArrayBuffer (with the allocator's header), and a ring slot. About 300
+ * bytes on 64-bit V8; counted generously.
+ */
+const PER_MESSAGE_OVERHEAD_BYTES = 512;
+/**
+ * Per connection and side, what is not a buffer but lives as long as the load:
+ * a pending `receive` promise and its timer (node), a pending `send` promise,
+ * its waiter and timer (peer), stream and flow-rate bookkeeping. Generous.
+ */
+const PER_CONNECTION_OBJECTS_BYTES = 4096;
+
+/**
+ * Receiving side (the node), per connection, every buffer between the kernel
+ * and the reactor, in the order bytes traverse them. Each is bounded because
+ * the layer after it stops taking bytes while it is over its bound:
+ */
+const NODE_PER_PEER_BYTES =
+  // The raw socket's readable buffer (ciphertext): the SecretConnection pauses the socket when its own buffer is
+  // full, but a paused net.Socket keeps reading until its buffer passes its highWaterMark, so: highWaterMark plus
+  // one read. (The accounting before issue 9 missed this buffer.)
+  STREAM_HWM_BYTES + SOCKET_READ_BYTES +
+  // SecretConnection's readable buffer (plaintext): its highWaterMark plus the one opened read pushed past it.
+  STREAM_HWM_BYTES + OPENED_READ_BYTES +
+  1044 + // the FrameOpener's partial frame
+  // The MConnection's packet decoder: at most one SecretConnection chunk while receiving is paused.
+  OPENED_READ_BYTES +
+  MESSAGE_BYTES + // the reassembly buffer of a message split over packets (these messages fit in one packet)
+  // The peer's inbound queue: its message bound plus the one message that crossed it (the byte bound is not reached
+  // with these messages, and would allow one message over it), plus the message the reactor is handling.
+  (Math.min(QUEUE_BOUND_MESSAGES, Math.floor(QUEUE_BOUND_BYTES / MESSAGE_BYTES)) + 2) * (MESSAGE_BYTES + PER_MESSAGE_OVERHEAD_BYTES) +
+  // Sending (pings and pongs only): the write buffer, and a chunk of it in the SecretConnection and the socket.
+  WRITE_BUFFER_BYTES + 2 * 1044 +
+  PER_CONNECTION_OBJECTS_BYTES;
+/** Sending side (a peer in this process, flooding), per connection. */
+const PEER_PER_PEER_BYTES =
+  // The channel's send queue and the `send` waiting for room (counted as distinct messages, though the test reuses one).
+  (SEND_QUEUE_CAPACITY + 1) * (MESSAGE_BYTES + PER_MESSAGE_OVERHEAD_BYTES) +
+  // The MConnection's write buffer; the SecretConnection's writable buffer holds views of earlier write buffers, up
+  // to its highWaterMark plus the write that crossed it (each view pins a whole write buffer: one more at each end).
+  WRITE_BUFFER_BYTES + STREAM_HWM_BYTES + 3 * WRITE_BUFFER_BYTES +
+  // The sealed batch in flight: the SecretConnection seals its whole writable buffer into one socket write and waits
+  // for it to complete before the next, so the socket's user-space queue holds at most that one batch.
+  sealed(STREAM_HWM_BYTES + WRITE_BUFFER_BYTES) +
+  // Receiving the node's pings and pongs: a socket read and its plaintext (tiny; counted as one frame each way).
+  2 * 1044 +
+  PER_CONNECTION_OBJECTS_BYTES;
+/**
+ * What does not scale with connections: code V8 compiles while the load runs
+ * (heapUsed counts it), the harness's own arrays (latencies, peers), timer
+ * lists. A fixed allowance, not a measurement of this load.
+ */
+const FIXED_ALLOWANCE_BYTES = 16 * 1024 * 1024;
+const MEMORY_CAP_BYTES = (FLOODERS + FAST_PEERS) * (NODE_PER_PEER_BYTES + PEER_PER_PEER_BYTES) + FIXED_ALLOWANCE_BYTES;
 
 const PEER_CHANNELS: readonly ChannelDescriptor[] = [
   { id: SLOW, priority: 1, sendQueueCapacity: SEND_QUEUE_CAPACITY, recvMessageCapacity: 4096 },
@@ -174,6 +218,7 @@ describe("a slow reactor under load", () => {
     const hubPort = hub.listenAddress?.port ?? 0;
 
     const peers: LightPeer[] = [];
+    const highWaterMarks = new Set<number>();
     const connectPeer = async (i: number, flood: boolean): Promise<void> => {
       const key = generateNodeKey();
       const info: NodeInfo = {
@@ -188,6 +233,7 @@ describe("a slow reactor under load", () => {
       };
       const transport = new Transport({ nodeKey: key, nodeInfo: () => info, logger: silentLogger, handshakeTimeoutMs: 20_000 });
       const up = await transport.dial({ id: hubKey.id, host: "127.0.0.1", port: hubPort });
+      highWaterMarks.add(up.conn.readableHighWaterMark).add(up.conn.writableHighWaterMark);
       const errors: MConnectionError[] = [];
       const mconn = new MConnection(
         up.conn,
@@ -279,6 +325,8 @@ describe("a slow reactor under load", () => {
         `ping/pong during load: node→fast ${hubPongsGained}/${FAST_PEERS}, fast→node ${fastPongsGained}/${FAST_PEERS}, node→flooders answered ${floodersPinged}/${FLOODERS}; removals ${removedDuringLoad.length} (${[...new Set(removedDuringLoad.map((r) => r.reason))].join("; ")}), peer errors ${peerErrors.length} (${errorCodes.join(", ")})`,
     );
 
+    // The cap assumed the streams' highWaterMark; the SecretConnections really use it.
+    expect([...highWaterMarks]).toEqual([STREAM_HWM_BYTES]);
     expect(growth).toBeLessThan(MEMORY_CAP_BYTES);
     // The slow channel was saturated: the bound held flooders back.
     expect(slow.received).toBeGreaterThan(FLOODERS * 10);

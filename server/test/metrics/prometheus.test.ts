@@ -1,10 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import pino from "pino";
 import { Counter, register as globalRegistry } from "prom-client";
 import { describe, expect, it } from "vitest";
+import { resolveConfig } from "../../src/config/load.js";
+import { createNodeGateway } from "../../src/gateway/node-gateway.js";
 import { channelLabel, createPrometheusMetrics } from "../../src/metrics/prometheus.js";
 import { noopMetrics, type PeerMetricsSource, type SwitchMetricsSource } from "../../src/metrics/metrics.js";
-import type { PeerStatus } from "../../src/p2p/peer.js";
+import { CONNECTION_ERROR_CODES, PEER_ERROR_CODES } from "../../src/p2p/connection-errors.js";
+import type { PeerBuffers, PeerStatus } from "../../src/p2p/peer.js";
 
 interface FakeChannel {
   id: number;
@@ -13,7 +17,12 @@ interface FakeChannel {
   sendQueueSize: number;
 }
 
-function fakePeer(id: string, channels: FakeChannel[], queue = { bytes: 0, messages: 0, paused: false }): PeerMetricsSource {
+const NO_BUFFERS: PeerBuffers = {
+  receive: { socket: 0, secretConnection: 0, mconnection: 0, reassembly: 0 },
+  send: { mconnection: 0, secretConnection: 0, socket: 0 },
+};
+
+function fakePeer(id: string, channels: FakeChannel[], queue = { bytes: 0, messages: 0, paused: false }, buffers = NO_BUFFERS, dataKeys = 0): PeerMetricsSource {
   return {
     id,
     status: () =>
@@ -22,11 +31,13 @@ function fakePeer(id: string, channels: FakeChannel[], queue = { bytes: 0, messa
         inboundQueueBytes: queue.bytes,
         inboundQueueMessages: queue.messages,
         receivePaused: queue.paused,
+        buffers,
+        dataKeys,
       }) as unknown as PeerStatus,
   };
 }
 
-function fakeSwitch(peers: PeerMetricsSource[], extra: { handshakesInProgress?: number } = {}): SwitchMetricsSource & { peers_: PeerMetricsSource[] } {
+function fakeSwitch(peers: PeerMetricsSource[], extra: Partial<Omit<SwitchMetricsSource, "peers" | "numPeers">> = {}): SwitchMetricsSource & { peers_: PeerMetricsSource[] } {
   const s = {
     peers_: peers,
     peers: () => ({ list: () => s.peers_ }),
@@ -110,13 +121,58 @@ describe("Prometheus metrics", () => {
     expect(value(await m.scrape(), 'cometbft_gateway_attached_total{chain_id="c"}')).toBe(2);
   });
 
-  it("reports handshakes in progress only when the Switch exposes them", async () => {
+  it("reports handshakes in progress, reconnect routines and tracked IPs, 0 when the source has none", async () => {
     const without = createPrometheusMetrics({ defaultMetrics: false });
     without.observeSwitch(fakeSwitch([]));
-    expect(await without.scrape()).not.toContain("handshakes_in_progress");
+    let text = await without.scrape();
+    expect(value(text, "cometbft_p2p_handshakes_in_progress")).toBe(0);
+    expect(value(text, "cometbft_p2p_reconnecting_peers")).toBe(0);
+    expect(value(text, "cometbft_p2p_accept_rate_limit_tracked_ips")).toBe(0);
     const withIt = createPrometheusMetrics({ defaultMetrics: false });
-    withIt.observeSwitch(fakeSwitch([], { handshakesInProgress: 4 }));
-    expect(value(await withIt.scrape(), "cometbft_p2p_handshakes_in_progress")).toBe(4);
+    withIt.observeSwitch(fakeSwitch([], { handshakesInProgress: 4, reconnectingPeers: 2, acceptRateLimitTrackedIps: 17 }));
+    text = await withIt.scrape();
+    expect(value(text, "cometbft_p2p_handshakes_in_progress")).toBe(4);
+    expect(value(text, "cometbft_p2p_reconnecting_peers")).toBe(2);
+    expect(value(text, "cometbft_p2p_accept_rate_limit_tracked_ips")).toBe(17);
+  });
+
+  it("reports each peer's receive and send buffers by buffer, and its key-value store", async () => {
+    const m = createPrometheusMetrics({ defaultMetrics: false });
+    const buffers: PeerBuffers = {
+      receive: { socket: 65_536, secretConnection: 16_384, mconnection: 1000, reassembly: 4096 },
+      send: { mconnection: 300, secretConnection: 20, socket: 1044 },
+    };
+    m.observeSwitch(fakeSwitch([fakePeer(A, [], undefined, buffers, 3), fakePeer(B, [])]));
+    const text = await m.scrape();
+    expect(value(text, `cometbft_p2p_peer_receive_buffer_bytes{peer_id="${A}",buffer="socket"}`)).toBe(65_536);
+    expect(value(text, `cometbft_p2p_peer_receive_buffer_bytes{peer_id="${A}",buffer="secret_connection"}`)).toBe(16_384);
+    expect(value(text, `cometbft_p2p_peer_receive_buffer_bytes{peer_id="${A}",buffer="mconnection"}`)).toBe(1000);
+    expect(value(text, `cometbft_p2p_peer_receive_buffer_bytes{peer_id="${A}",buffer="reassembly"}`)).toBe(4096);
+    expect(value(text, `cometbft_p2p_peer_receive_buffer_bytes{peer_id="${B}",buffer="socket"}`)).toBe(0);
+    expect(value(text, `cometbft_p2p_peer_send_buffer_bytes{peer_id="${A}",buffer="mconnection"}`)).toBe(300);
+    expect(value(text, `cometbft_p2p_peer_send_buffer_bytes{peer_id="${A}",buffer="secret_connection"}`)).toBe(20);
+    expect(value(text, `cometbft_p2p_peer_send_buffer_bytes{peer_id="${A}",buffer="socket"}`)).toBe(1044);
+    expect(value(text, `cometbft_p2p_peer_data_keys{peer_id="${A}"}`)).toBe(3);
+    expect(text).toContain("# TYPE cometbft_p2p_peer_receive_buffer_bytes gauge");
+  });
+
+  it("counts connection and peer errors by code, a bounded label set", async () => {
+    const m = createPrometheusMetrics({ defaultMetrics: false });
+    const connectionErrors = [
+      ...CONNECTION_ERROR_CODES.map((code) => ({ direction: "inbound" as const, code, count: code === "handshake_timeout" ? 3 : 0 })),
+      ...CONNECTION_ERROR_CODES.map((code) => ({ direction: "outbound" as const, code, count: code === "dial_failed" ? 2 : 0 })),
+    ];
+    const peerErrors = PEER_ERROR_CODES.map((code) => ({ code, count: code === "pong_timeout" ? 5 : 0 }));
+    m.observeSwitch(fakeSwitch([], { connectionErrors: () => connectionErrors, peerErrors: () => peerErrors }));
+    const text = await m.scrape();
+    expect(value(text, 'cometbft_p2p_connection_errors_total{direction="inbound",code="handshake_timeout"}')).toBe(3);
+    expect(value(text, 'cometbft_p2p_connection_errors_total{direction="outbound",code="dial_failed"}')).toBe(2);
+    expect(value(text, 'cometbft_p2p_connection_errors_total{direction="inbound",code="rate_limited"}')).toBe(0);
+    expect(value(text, 'cometbft_p2p_peer_errors_total{code="pong_timeout"}')).toBe(5);
+    expect(text).toContain("# TYPE cometbft_p2p_connection_errors_total counter");
+    // Every series is one of the closed set: 2 directions × the codes, and the peer codes.
+    expect(text.split("\n").filter((l) => l.startsWith("cometbft_p2p_connection_errors_total{"))).toHaveLength(2 * CONNECTION_ERROR_CODES.length);
+    expect(text.split("\n").filter((l) => l.startsWith("cometbft_p2p_peer_errors_total{"))).toHaveLength(PEER_ERROR_CODES.length);
   });
 
   it("keeps its own registry: two instances do not share series, the global registry stays empty", async () => {
@@ -141,12 +197,16 @@ describe("Prometheus metrics", () => {
 });
 
 describe("METRICS.md", () => {
-  it("lists every metric the node registers", async () => {
+  it("lists every metric the node and its gateway register", async () => {
     const doc = await readFile(join(import.meta.dirname, "../../docs/METRICS.md"), "utf8");
     const m = createPrometheusMetrics({ namespace: "ns", defaultMetrics: false });
-    m.observeSwitch(fakeSwitch([], { handshakesInProgress: 0 }));
-    const names = m.registry.getMetricsAsArray().map((x) => x.name);
-    expect(names.length).toBeGreaterThanOrEqual(11);
-    for (const name of names) expect(doc, name).toContain(`\`${name.replace(/^ns_/, "<ns>_")}\``);
+    m.observeSwitch(fakeSwitch([]));
+    const p2p = m.registry.getMetricsAsArray().map((x) => x.name);
+    expect(p2p.length).toBeGreaterThanOrEqual(18);
+    // The gateway registers its metrics when it is built.
+    createNodeGateway({ config: resolveConfig({}).config.grpc, home: "/nonexistent", logger: pino({ level: "silent" }), metrics: m });
+    const all = m.registry.getMetricsAsArray().map((x) => x.name);
+    expect(all.filter((n) => n.startsWith("ns_gateway_")).length).toBeGreaterThanOrEqual(8);
+    for (const name of all) expect(doc, name).toContain(`\`${name.replace(/^ns_/, "<ns>_")}\``);
   });
 });

@@ -62,6 +62,11 @@ export class Channel {
     this.recvBufferCapacity = Math.min(desc.recvBufferCapacity, desc.recvMessageCapacity);
   }
 
+  /** Bytes of the reassembly buffer held now (0 when no message spanned packets since it was last released). */
+  get recvBufferBytes(): number {
+    return this.recving === null ? 0 : this.recving.length;
+  }
+
   /** Messages accepted and not completely sent: the queue plus the one being split. */
   get sendQueueSize(): number {
     return this.size + (this.sending === null ? 0 : 1);

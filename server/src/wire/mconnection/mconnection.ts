@@ -111,6 +111,16 @@ export interface MConnectionStatus {
   readonly recvMonitor: FlowStatus;
   /** Liveness traffic on this connection, both ways. */
   readonly pings: PingCounters;
+  /**
+   * Received bytes the packet decoder holds and has not yet returned as
+   * packets: a partial packet, or the rest of a chunk while receiving is
+   * paused (at most one chunk of the duplex).
+   */
+  readonly recvBufferedBytes: number;
+  /** Bytes of the channels' reassembly buffers (allocated, whether filled or not). */
+  readonly reassemblyBufferBytes: number;
+  /** Packet bytes in the write buffer, not yet handed to the duplex (at most `writeBufferBytes`). */
+  readonly sendBufferedBytes: number;
   /** In registration order. */
   readonly channels: readonly ChannelStatus[];
 }
@@ -383,6 +393,9 @@ export class MConnection {
       sendMonitor: this.sendMonitor.status(),
       recvMonitor: this.recvMonitor.status(),
       pings: { ...this.pingCounters },
+      recvBufferedBytes: this.decoder.bufferedBytes,
+      reassemblyBufferBytes: this.channels.reduce((n, ch) => n + ch.recvBufferBytes, 0),
+      sendBufferedBytes: this.outEnd - this.outStart,
       channels: this.channels.map((ch) => ({
         id: ch.id,
         priority: ch.priority,
