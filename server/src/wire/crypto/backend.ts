@@ -7,7 +7,7 @@
  *   but its API creates an OpenSSL object per operation: a cipher object per
  *   1 KiB SecretConnection frame, a key object per signature check. That set-up
  *   cost 60 % of a busy connection's CPU time and made our wire throughput
- *   half of CometBFT's (BENCHMARKS.md, rounds 5 and 6). libsodium takes raw
+ *   half of CometBFT's (BENCHMARKS.md, rounds 5 and 7). libsodium takes raw
  *   keys and writes into caller-provided buffers.
  * - `node:crypto` (OpenSSL): the fallback when the addon cannot be loaded
  *   (a platform without a prebuilt binary), or when the environment asks for
