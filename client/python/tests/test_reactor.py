@@ -88,6 +88,7 @@ async def test_register_carries_the_name_the_channels_and_the_window() -> None:
     ]
     assert (reg.initial_credit.messages, reg.initial_credit.bytes) == (32, 4096)
     assert reg.session_token == ""
+    assert reg.batch_results  # the SDK understands ResultBatch
     assert r.node_info.node_id == NODE_ID
     assert r.session_token == node.token != ""
     assert r.state == "attached"
@@ -324,6 +325,205 @@ async def test_commands_beyond_the_in_flight_limit_wait_for_a_slot() -> None:
         node.reply(rid, pb.CommandResult(num_peers=pb.PeerCounts()))
     assert len(await asyncio.gather(*tasks)) == 3
     await r.close()
+
+
+# ------------------------------------------------------------------ batching
+
+
+async def test_commands_issued_back_to_back_share_one_stream_message() -> None:
+    node = FakeNode(on_command=answer)
+    r = await attach(node)
+    stream = node.attachments[0].stream
+    before = len(stream.requests)
+    tasks = [asyncio.create_task(r.send(P1, 0x70, bytes([i]))) for i in range(100)]  # a loop that does not await
+    assert await asyncio.gather(*tasks) == [True] * 100
+    assert node.command_messages == [100]
+    sent = stream.requests[before:]
+    assert [m.WhichOneof("msg") for m in sent] == ["batch"]
+    assert [c.request_id for c in sent[0].batch.commands] == list(range(1, 101))
+    assert [c.send.message for c in node.commands] == [bytes([i]) for i in range(100)]  # in the order issued
+    await r.close()
+
+
+async def test_concurrent_tasks_each_awaiting_their_commands_still_share_stream_messages() -> None:
+    node = FakeNode(on_command=answer)
+    r = await attach(node)
+
+    async def worker(w: int) -> list[bool]:
+        return [await r.try_send(P1, 0x70, bytes([w, i])) for i in range(4)]
+
+    results = await asyncio.gather(*(worker(w) for w in range(50)))
+    assert results == [[True] * 4] * 50
+    assert sum(node.command_messages) == 200
+    assert len(node.command_messages) <= 8, node.command_messages  # one stream message per command: 200
+    await r.close()
+
+
+async def test_ack_credit_and_commands_of_one_moment_go_in_one_stream_message() -> None:
+    node = FakeNode(on_command=answer)
+    r = await attach(node, window_messages=4, window_bytes=1000)
+    node.emit(ev_start(), ev_recv(P1, "c1", b"abc"))
+    await take(r, 2)  # Start consumed (its ack and credit went alone), the Receive in hand
+    att = node.attachments[0]
+    await node.wait_for(lambda: att.acks == [1])
+    before = len(att.stream.requests)
+    commands = [asyncio.create_task(r.num_peers()) for _ in range(3)]
+    following = asyncio.create_task(r.next_event())  # consumes the Receive: ack 2 and credit (1, 3) are due
+    assert await asyncio.gather(*commands) == [PeerCounts(1, 2, 3)] * 3
+    await node.wait_for(lambda: att.acks == [1, 2])
+    sent = att.stream.requests[before:]
+    assert [m.WhichOneof("msg") for m in sent] == ["batch"]
+    b = sent[0].batch
+    assert b.ack.event_seq == 2
+    assert (b.credit.messages, b.credit.bytes) == (1, 3)
+    assert [c.WhichOneof("kind") for c in b.commands] == ["num_peers"] * 3
+    following.cancel()
+    await r.close()
+
+
+async def test_more_than_1024_commands_at_once_are_split_into_batches_of_1024() -> None:
+    node = FakeNode(on_command=answer)  # ends the stream if a batch carries more than 1024
+    r = await attach(node, max_inflight_commands=3000)
+    assert await asyncio.gather(*(r.try_send(P1, 0x70, b"x") for _ in range(2500))) == [True] * 2500
+    assert node.command_messages == [1024, 1024, 452]
+    assert [c.request_id for c in node.commands] == list(range(1, 2501))
+    assert len(node.attachments) == 1
+    await r.close()
+
+
+async def test_every_result_of_a_result_batch_reaches_its_own_caller_errors_included() -> None:
+    node = FakeNode(on_command=lambda cmd: None)  # hold every command; answered below in one ResultBatch
+    r = await attach(node)
+    calls: dict[str, asyncio.Task[Any]] = {
+        "k0": asyncio.create_task(r.get_peer_data(P1, "k0")),
+        "send": asyncio.create_task(r.send(P2, 0x70, b"x")),
+        "k1": asyncio.create_task(r.get_peer_data(P1, "k1")),
+        "try_send": asyncio.create_task(r.try_send(P1, 0x70, b"y")),
+        "set": asyncio.create_task(r.set_peer_data(P1, "big", bytes(10))),
+        "counts": asyncio.create_task(r.num_peers()),
+        "k2": asyncio.create_task(r.get_peer_data(P1, "k2")),
+        "gone": asyncio.create_task(r.get_peer_data(P1, "gone")),
+    }
+    await node.wait_for(lambda: len(node.commands) == len(calls))
+    assert node.command_messages == [len(calls)]
+    calls["gone"].cancel()  # its result arrives for nobody
+
+    def result_for(cmd: pb.Command) -> pb.CommandResult:
+        kind = cmd.WhichOneof("kind")
+        if kind == "get_peer_data":
+            return pb.CommandResult(peer_data=pb.PeerDataResult(found=True, value=f"value of {cmd.get_peer_data.key}".encode()))
+        if kind == "send":
+            return pb.CommandResult(error=pb.CommandError(code=5, message="send.peer_id: no connected peer", reason=pb.ERROR_REASON_UNKNOWN_PEER))
+        if kind == "try_send":
+            return pb.CommandResult(send=pb.SendResult(queued=False))
+        if kind == "set_peer_data":
+            return pb.CommandResult(error=pb.CommandError(code=3, message="set_peer_data.value: too large"))
+        return pb.CommandResult(num_peers=pb.PeerCounts(outbound=cmd.request_id))
+
+    answers = [(c.request_id, result_for(c)) for c in reversed(node.commands)]  # completed in another order
+    answers.insert(3, (999, pb.CommandResult(done=pb.Empty())))  # a request nobody made
+    node.reply_batch(answers)
+    async with asyncio.timeout(5):  # a result not dispatched leaves its caller waiting
+        await asyncio.wait([t for name, t in calls.items() if name != "gone"])
+
+    assert await calls["k0"] == b"value of k0"
+    assert await calls["k1"] == b"value of k1"
+    assert await calls["k2"] == b"value of k2"
+    assert await calls["try_send"] is False
+    assert await calls["counts"] == PeerCounts(outbound=6, inbound=0, dialing=0)  # request 6
+    with pytest.raises(CommandError) as send_err:
+        await calls["send"]
+    assert (send_err.value.code, send_err.value.reason) == (grpc.StatusCode.NOT_FOUND, ErrorReason.UNKNOWN_PEER)
+    with pytest.raises(CommandError) as set_err:
+        await calls["set"]
+    assert set_err.value.code == grpc.StatusCode.INVALID_ARGUMENT and "too large" in set_err.value.message
+    assert calls["gone"].cancelled()
+    node.on_command = answer
+    assert await r.num_peers() == PeerCounts(1, 2, 3)  # the stream lives on
+    await r.close()
+
+
+async def test_single_results_still_work_for_a_node_that_does_not_batch_them() -> None:
+    node = FakeNode(on_command=answer, batch_results=False)
+    r = await attach(node)
+    got = await asyncio.gather(*(r.get_peer_data(P1, "k" if i % 2 else "other") for i in range(20)))
+    assert got == [None if i % 2 == 0 else b"v" for i in range(20)]
+    assert node.command_messages == [20]
+    await r.close()
+
+
+async def test_a_command_cancelled_before_it_was_written_is_not_sent() -> None:
+    node = FakeNode(on_command=answer)
+    r = await attach(node)
+    doomed = asyncio.create_task(r.send(P1, 0x70, b"never"))
+    await asyncio.sleep(0)  # it ran and queued its command; the writer has not run yet
+    doomed.cancel()
+    assert await r.send(P1, 0x70, b"sent") is True
+    assert doomed.cancelled()
+    assert [c.send.message for c in node.commands] == [b"sent"]
+    await r.close()
+
+
+async def test_a_failed_write_fails_its_commands_and_later_ones_until_the_re_attach() -> None:
+    node = FakeNode(on_command=answer)
+    r = await attach(node)
+    node.fail_writes = StreamStatus(grpc.StatusCode.UNAVAILABLE, "connection reset")
+    tasks = [asyncio.create_task(r.num_peers()) for _ in range(3)]
+    for t in tasks:
+        with pytest.raises(ConnectionLostError, match="may not have been sent"):
+            await t
+    with pytest.raises(ConnectionLostError, match="was not sent"):
+        await r.num_peers()
+    assert node.commands == []
+    node.fail_writes = None
+    node.break_stream()  # the reading side learns it too
+    assert await take(r, 1) == [SessionEvent(resumed=True)]
+    assert await r.num_peers() == PeerCounts(1, 2, 3)
+    await r.close()
+
+
+async def test_a_burst_of_other_commands_over_64_kib_goes_in_messages_the_node_decodes() -> None:
+    """The fake node screens requests as the real one: over 64 KiB, only payload commands (else INVALID_ARGUMENT)."""
+    node = FakeNode(on_command=answer)
+    r = await attach(node)
+    await asyncio.gather(*(r.set_peer_data(P1, f"k{i}", bytes([i]) * 3000) for i in range(40)))
+    assert sum(node.command_messages) == 40 and len(node.command_messages) >= 2, node.command_messages
+    assert [c.set_peer_data.key for c in node.commands] == [f"k{i}" for i in range(40)]
+    assert all(m.ByteSize() <= 64 * 1024 for m in node.attachments[0].stream.requests)
+    # Payload commands of the same size still share one message.
+    assert await asyncio.gather(*(r.try_send(P1, 0x70, bytes(3000)) for _ in range(40))) == [True] * 40
+    assert node.command_messages[-1] == 40
+    assert len(node.attachments) == 1 and r.state == "attached"
+    await r.close()
+
+
+async def test_a_command_too_large_for_the_node_fails_without_being_sent_and_the_stream_lives_on() -> None:
+    node = FakeNode(on_command=answer, max_message_bytes=1024 * 1024)
+    r = await attach(node, max_message_bytes=1024 * 1024)
+    others = [asyncio.create_task(r.num_peers()) for _ in range(3)]
+    with pytest.raises(CommandError) as control:
+        await r.set_peer_data(P1, "big", bytes(64 * 1024))  # a SetPeerData over 64 KiB: the node would end the stream
+    assert (control.value.code, control.value.reason) == (grpc.StatusCode.INVALID_ARGUMENT, ErrorReason.INVALID_FIELD)
+    assert "not sent" in control.value.message
+    with pytest.raises(CommandError) as payload:
+        await r.send(P1, 0x70, bytes(1024 * 1024))  # over the node's message limit
+    assert (payload.value.code, payload.value.reason) == (grpc.StatusCode.INVALID_ARGUMENT, ErrorReason.MESSAGE_TOO_LARGE)
+    with pytest.raises(CommandError, match="max_message_bytes"):
+        await r.broadcast(0x70, bytes(2 * 1024 * 1024))
+    assert await asyncio.gather(*others) == [PeerCounts(1, 2, 3)] * 3
+    assert all(c.WhichOneof("kind") == "num_peers" for c in node.commands)
+    # Just under the limit goes, alone: two such messages do not share one stream message.
+    assert await asyncio.gather(*(r.send(P1, 0x70, bytes(600 * 1024)) for _ in range(2))) == [True, True]
+    assert node.command_messages[-2:] == [1, 1]
+    await r.set_peer_data(P1, "fits", bytes(60 * 1024))
+    assert node.commands[-1].set_peer_data.key == "fits"
+    assert len(node.attachments) == 1 and r.state == "attached"
+    await r.close()
+
+
+def test_max_message_bytes_must_leave_room_for_a_command() -> None:
+    with pytest.raises(ValueError, match="max_message_bytes"):
+        Reactor("app", CHANNELS, transport=FakeNode().transport, max_message_bytes=100)
 
 
 # ------------------------------------------------------------------ re-attaching

@@ -31,6 +31,13 @@ by the snapshot (``Start``, then ``InitPeer`` + ``AddPeer`` per peer).
 Commands in flight when the stream broke fail with
 :class:`ConnectionLostError`; commands issued while re-attaching wait for it.
 
+Batching: what the reactor has to say at one moment — an ack, a credit grant,
+every command issued meanwhile by any task — goes to the node as one stream
+message (a ``RequestBatch``, at most 1024 commands; see ``_outbox.py``), and
+the node answers commands that complete together in one ``ResultBatch``.
+Issue commands concurrently (tasks, :func:`asyncio.gather`) to benefit: a
+loop that awaits each ``send`` has only one command to send at a time.
+
 Logging: logger ``switchboard_reactor`` (state transitions at DEBUG); set
 ``SWITCHBOARD_REACTOR_TRACE=1`` to print them on stderr.
 """
@@ -49,6 +56,7 @@ import grpc
 from . import _convert as convert
 from ._flow import DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, FlowStats, Inbox
 from ._gen.switchboard.gateway.v1 import gateway_pb2 as pb
+from ._outbox import BATCH_OVERHEAD_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_BYTES, Outbox, StreamWriter, refusal
 from .backoff import ReconnectPolicy
 from .errors import (
     CommandError,
@@ -61,7 +69,7 @@ from .errors import (
     SwitchboardError,
     status_code,
 )
-from .transport import GrpcTransport, StreamStatus, Transport, AttachStream
+from .transport import DEFAULT_CHANNEL_OPTIONS, AttachStream, GrpcTransport, StreamStatus, Transport
 from .types import (
     AddPeer,
     BroadcastResult,
@@ -80,7 +88,14 @@ from .types import (
     Stop,
 )
 
-__all__ = ["DEFAULT_MAX_INFLIGHT_COMMANDS", "DEFAULT_REGISTER_TIMEOUT_S", "PeerRef", "Reactor", "ReactorState"]
+__all__ = [
+    "DEFAULT_MAX_INFLIGHT_COMMANDS",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_REGISTER_TIMEOUT_S",
+    "PeerRef",
+    "Reactor",
+    "ReactorState",
+]
 
 log = logging.getLogger("switchboard_reactor")
 if os.environ.get("SWITCHBOARD_REACTOR_TRACE", "") not in ("", "0"):
@@ -148,10 +163,14 @@ class Reactor:
         reconnect: ReconnectPolicy | None = None,
         register_timeout_s: float = DEFAULT_REGISTER_TIMEOUT_S,
         max_inflight_commands: int = DEFAULT_MAX_INFLIGHT_COMMANDS,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         session_token: str = "",
     ) -> None:
         if max_inflight_commands < 1:
             raise ValueError("max_inflight_commands must be at least 1")
+        if max_message_bytes <= 2 * BATCH_OVERHEAD_BYTES:
+            raise ValueError(f"max_message_bytes must be more than {2 * BATCH_OVERHEAD_BYTES}")
+        self._max_message_bytes = max_message_bytes
         self._name = name
         self._channels = tuple(channels)
         self._transport = transport
@@ -171,7 +190,8 @@ class Reactor:
         #: Set while attached, and once terminal (so that waiting commands wake up either way).
         self._attached = asyncio.Event()
         self._finished = asyncio.Event()
-        self._write_lock = asyncio.Lock()
+        #: The writer of the attached stream (None while detached): every Ack, Credit and Command goes through it.
+        self._writer: StreamWriter | None = None
         self._next_request_id = 1
         self._pending: dict[int, tuple[AttachStream, asyncio.Future[pb.CommandResult]]] = {}
         #: Peer connections the application has been told about (InitPeer seen, RemovePeer not yet).
@@ -192,6 +212,7 @@ class Reactor:
         reconnect: ReconnectPolicy | None = None,
         register_timeout_s: float = DEFAULT_REGISTER_TIMEOUT_S,
         max_inflight_commands: int = DEFAULT_MAX_INFLIGHT_COMMANDS,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         session_token: str = "",
         token: str = "",
         credentials: grpc.ChannelCredentials | None = None,
@@ -210,6 +231,10 @@ class Reactor:
 
         :param window_messages: events the node may send ahead of the application (default 256).
         :param window_bytes: payload bytes the node may send ahead of the application (default 16 MiB).
+        :param max_message_bytes: the node's gRPC message limit (its ``grpc.max_message_bytes``, default
+            110 MiB). A command that cannot fit in one stream message of that size fails with
+            :class:`CommandError` (INVALID_ARGUMENT, ``MESSAGE_TOO_LARGE``) without being sent, instead of
+            making the node end the stream. The gRPC channel's own limits are raised to it when lower.
         :param session_token: resume a session of an earlier process (within the node's resume window).
         :param token: bearer token, for a node with ``grpc.credentials_file`` (a wrong one:
             :class:`RegistrationError` with ``UNAUTHENTICATED`` or ``PERMISSION_DENIED``).
@@ -218,7 +243,15 @@ class Reactor:
         :param transport: replaces the gRPC transport (tests); ``target``, ``token``,
             ``credentials`` and ``channel_options`` are then ignored.
         """
-        t = transport or GrpcTransport(target, credentials=credentials, token=token, options=channel_options)
+        if transport is None:
+            # The channel must let through (and take in) messages up to the node's limit; channel_options win.
+            limits = dict(DEFAULT_CHANNEL_OPTIONS)
+            sized = tuple(
+                (key, max(int(limits[key]), max_message_bytes))
+                for key in ("grpc.max_send_message_length", "grpc.max_receive_message_length")
+            )
+            transport = GrpcTransport(target, credentials=credentials, token=token, options=(*sized, *channel_options))
+        t = transport
         reactor = cls(
             name,
             channels,
@@ -228,6 +261,7 @@ class Reactor:
             reconnect=reconnect,
             register_timeout_s=register_timeout_s,
             max_inflight_commands=max_inflight_commands,
+            max_message_bytes=max_message_bytes,
             session_token=session_token,
         )
         return Attaching(reactor)
@@ -306,6 +340,7 @@ class Reactor:
                 channels=[convert.channel_to_pb(c) for c in self._channels],
                 session_token=self._token,
                 initial_credit=pb.Credit(messages=credit[0], bytes=credit[1]),
+                batch_results=True,
             )
         )
 
@@ -346,10 +381,12 @@ class Reactor:
                 "session resumed" if reg.resumed else f"fresh session ({reg.resume_refused_reason or 'no resume'})",
             )
         self._stream = stream
+        budget = min(MAX_BATCH_BYTES, self._max_message_bytes - BATCH_OVERHEAD_BYTES)
+        self._writer = StreamWriter(stream, name=self._name, outbox=Outbox(max_bytes=budget))
         self._attached.set()
         self._transition("attached", "resumed" if reg.resumed else "fresh session")
         self._wakeup.set()
-        await self._flush()
+        self._flush()
 
     # ================================================================ the stream
 
@@ -396,20 +433,34 @@ class Reactor:
                     if self._inbox.accept(ev.seq, size, ev) and kind == "on_stop":
                         self._stop_received = True
                 self._wakeup.set()
-                await self._flush()
+                self._flush()
             elif which == "result":
                 self._resolve(msg.result)
+            elif which == "results":
+                for result in msg.results.results:
+                    self._resolve(result)
             else:
                 raise ProtocolError(f"unexpected {which!r} message on an attached stream")
 
-    def _detach(self, stream: AttachStream) -> None:
+    def _detach(self, stream: AttachStream) -> StreamWriter | None:
+        """Forgets a stream that ended; returns its writer (stopped) if it was the attached one."""
         stream.cancel()
+        writer = None
         if self._stream is stream:
+            writer = self._writer
             self._stream = None
+            self._writer = None
             self._attached.clear()
+        if writer is not None:
+            for q in writer.stop():
+                if not q.result.done():
+                    q.result.set_exception(
+                        ConnectionLostError(f"request {q.command.request_id}: the stream broke before it was sent; the command did not run")
+                    )
         for rid, (s, fut) in list(self._pending.items()):
             if s is stream and not fut.done():
                 fut.set_exception(ConnectionLostError(f"request {rid}: the stream broke; the command may or may not have run"))
+        return writer
 
     async def _reattach(self) -> None:
         self._transition("reattaching")
@@ -452,30 +503,22 @@ class Reactor:
         err.__cause__ = t
         return err
 
-    async def _flush(self, *, force: bool = False) -> None:
-        """Sends the Ack and Credit that are due (see :class:`Inbox`)."""
-        stream = self._stream
-        if stream is None:
-            return
+    def _flush(self, *, force: bool = False) -> asyncio.Future[None] | None:
+        """Queues the Ack and Credit that are due (see :class:`Inbox`) for the stream's writer.
+
+        Queueing never waits, so a cancelled caller cannot lose credit counted as sent; the
+        writer sends it with whatever else is queued. If the stream breaks first, the
+        re-attach grants a fresh window instead. Returns a future resolved once they are
+        written, or None when nothing was due.
+        """
+        writer = self._writer
+        if writer is None:
+            return None
         ack, credit = self._inbox.due(force=force)
         if ack is None and credit is None:
-            return
+            return None
         self._inbox.mark_sent(ack, credit)
-        # Shielded: credit counted as sent must reach the node even if our caller is cancelled,
-        # or the node would wait for credit we believe it has.
-        await asyncio.shield(self._write_flow(stream, ack, credit))
-
-    async def _write_flow(self, stream: AttachStream, ack: int | None, credit: tuple[int, int] | None) -> None:
-        try:
-            async with self._write_lock:
-                if ack is not None:
-                    await stream.write(pb.AttachRequest(ack=pb.Ack(event_seq=ack)))
-                if credit is not None:
-                    await stream.write(pb.AttachRequest(credit=pb.Credit(messages=credit[0], bytes=credit[1])))
-        except StreamStatus:
-            pass  # the stream broke: the supervisor notices and re-attaches (which grants a fresh window)
-        except Exception as err:  # noqa: BLE001 - nobody awaits a shielded write that outlived its caller
-            log.warning("reactor %s: writing ack/credit failed: %r", self._name, err)
+        return writer.flow(ack, credit)
 
     # ================================================================ events
 
@@ -518,7 +561,12 @@ class Reactor:
                 # Consume the event handed out before and send what that makes due, *then* take the
                 # next one and return it without awaiting: a cancelled call loses no event.
                 self._inbox.settle()
-                await self._flush()
+                written = self._flush()
+                if written is not None:
+                    # The credit goes out before the next event is handed over, so the node sends more
+                    # while the application works through those waiting here (a loop that awaits nothing
+                    # but next_event would otherwise hold it back until the inbox is empty).
+                    await asyncio.shield(written)
                 item = self._inbox.take()
                 if item is not None:
                     event = self._to_event(item)
@@ -566,27 +614,32 @@ class Reactor:
 
     # ================================================================ commands
 
-    async def _wait_attached(self) -> AttachStream:
+    async def _wait_attached(self) -> StreamWriter:
         while True:
             if self._terminal is not None:
                 raise self._closed_error()
-            if self._stream is not None:
-                return self._stream
+            if self._writer is not None:
+                return self._writer
             await self._attached.wait()
 
     async def _command(self, what: str, expect: str, **kind: Any) -> pb.CommandResult:
+        command = pb.Command(**kind)
+        # A command the node would end the stream for (too large) fails here, and is never sent.
+        refused = refusal(command, self._max_message_bytes)
+        if refused is not None:
+            raise refused
+        # The slot is held from queueing until the result: it bounds the writer's queue too.
         async with self._slots:
-            stream = await self._wait_attached()
+            writer = await self._wait_attached()
             rid = self._next_request_id
             self._next_request_id += 1
+            command.request_id = rid
             fut: asyncio.Future[pb.CommandResult] = asyncio.get_running_loop().create_future()
-            self._pending[rid] = (stream, fut)
+            self._pending[rid] = (writer.stream, fut)
             try:
-                try:
-                    async with self._write_lock:
-                        await stream.write(pb.AttachRequest(command=pb.Command(request_id=rid, **kind)))
-                except StreamStatus as st:
-                    raise ConnectionLostError(f"{what}: the stream broke ({st}); the command may not have been sent") from st
+                # Queued, not written: the writer sends it with whatever else is queued when it runs.
+                # A caller cancelled before that leaves a done future: the command is not sent.
+                writer.command(command, fut)
                 result = await fut
             finally:
                 self._pending.pop(rid, None)
@@ -616,6 +669,9 @@ class Reactor:
     async def send(self, peer: PeerRef, channel_id: int, message: Bytes, *, timeout_ms: int = 0) -> bool:
         """Queues ``message`` for ``peer`` on ``channel_id``, waiting up to ``timeout_ms`` for room
         (0: the node's send timeout, 10 s). Returns whether it was queued.
+
+        A message too large for one stream message (``max_message_bytes``, the node's gRPC limit)
+        fails with :class:`CommandError` (INVALID_ARGUMENT, ``MESSAGE_TOO_LARGE``) without being sent.
 
         ``peer`` is a :class:`Peer` from an event (that connection) or a node ID
         (whichever connection that node has now)::
@@ -673,7 +729,12 @@ class Reactor:
         return bytes(res.peer_data.value) if res.peer_data.found else None
 
     async def set_peer_data(self, peer: PeerRef, key: str, value: Bytes) -> None:
-        """Writes a value (at most 64 KiB) of the per-peer store shared by reactors."""
+        """Writes a value of the per-peer store shared by reactors.
+
+        The node takes values of at most 63 KiB, and no command other than a send, try_send or
+        broadcast over 64 KiB encoded: a command that large (value, key and peer together) fails
+        with :class:`CommandError` (INVALID_ARGUMENT, ``INVALID_FIELD``) without being sent.
+        """
         await self._command(
             "set_peer_data", "done", set_peer_data=pb.SetPeerData(**self._target(peer), key=key, value=bytes(value))
         )
@@ -721,9 +782,10 @@ class Reactor:
                 await task
             except asyncio.CancelledError:
                 pass
-        if self._stream is not None:
-            self._detach(self._stream)
+        writer = self._detach(self._stream) if self._stream is not None else None
         await self._transport.close()
+        if writer is not None:
+            await writer.wait_stopped()
 
     async def __aenter__(self) -> Reactor:
         return self

@@ -5,7 +5,19 @@ events are numbered from 1 per session and sent only against credit (one
 event may overdraw the byte credit); acks release events; a Register with the
 current token resumes (unacknowledged events are resent with their numbers)
 unless ``resumable`` is False, in which case a fresh session starts with the
-snapshot returned by ``snapshot``. Everything the client writes is recorded.
+snapshot returned by ``snapshot``. Everything the client writes is recorded,
+one entry per stream message (``FakeStream.requests``).
+
+A ``RequestBatch`` is applied as the node applies it: ack, credit, then each
+command in order; more than :data:`MAX_BATCH_COMMANDS` commands end the stream
+with INVALID_ARGUMENT, as does a request over :data:`MAX_CONTROL_MESSAGE_BYTES`
+that carries anything but send, try_send and broadcast commands (the node's
+screen, server/src/gateway/screen.ts, in small); a request over
+``max_message_bytes`` ends it with RESOURCE_EXHAUSTED, as gRPC does. The commands answered at once (``on_command``) of one
+stream message are answered together, in one ``ResultBatch``, when the client
+registered with ``batch_results`` (``batch_results=False`` makes the node
+ignore that, like a node from before batching); :meth:`FakeNode.reply_batch`
+sends a ResultBatch explicitly.
 """
 
 from __future__ import annotations
@@ -22,6 +34,25 @@ from switchboard_reactor.pb import gateway_pb2 as pb
 from switchboard_reactor.transport import StreamStatus
 
 NODE_ID = "aa" * 20
+#: Commands per RequestBatch the node accepts (gateway.proto).
+MAX_BATCH_COMMANDS = 1024
+#: The largest request the node decodes unless it is made large by send, try_send and broadcast commands only.
+MAX_CONTROL_MESSAGE_BYTES = 64 * 1024
+#: The node's default gRPC message limit (grpc.max_message_bytes).
+MAX_MESSAGE_BYTES = 110 * 1024 * 1024
+PAYLOAD_KINDS = ("send", "try_send", "broadcast")
+
+
+def screen(req: pb.AttachRequest) -> str | None:
+    """Why the node would end the stream before decoding ``req`` (too large for what it carries); None if it would not."""
+    size = req.ByteSize()
+    if size <= MAX_CONTROL_MESSAGE_BYTES:
+        return None
+    which = req.WhichOneof("msg")
+    commands = [req.command] if which == "command" else list(req.batch.commands) if which == "batch" else []
+    if which in ("command", "batch") and all(c.WhichOneof("kind") in PAYLOAD_KINDS for c in commands):
+        return None
+    return f"{size} bytes: only send, try_send and broadcast commands may exceed {MAX_CONTROL_MESSAGE_BYTES} bytes"
 
 
 def ev_start() -> pb.Event:
@@ -71,6 +102,8 @@ class FakeStream:
     async def write(self, request: pb.AttachRequest) -> None:
         if self.done:
             raise StreamStatus(grpc.StatusCode.UNAVAILABLE, "stream is done")
+        if self.node.fail_writes is not None:
+            raise self.node.fail_writes
         self.requests.append(request)
         self.node._on_request(self, request)
         await asyncio.sleep(0)
@@ -135,13 +168,19 @@ class FakeNode:
         on_command: Callable[[pb.Command], pb.CommandResult | None] | None = None,
         snapshot: Callable[[], list[pb.Event]] = lambda: [],
         batch: int = 8,
+        batch_results: bool = True,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.transport = FakeTransport(self)
+        self.max_message_bytes = max_message_bytes
         self.streams: list[FakeStream] = []
         self.resumable = resumable
         self.on_command = on_command or (lambda cmd: pb.CommandResult(done=pb.Empty()))
         self.snapshot = snapshot
         self.batch = batch
+        self.batch_results = batch_results
+        #: When set, every write to an open stream raises it (a transport whose sending side broke first).
+        self.fail_writes: StreamStatus | None = None
         #: Statuses to answer the next Registers with (instead of Registered).
         self.refusals: deque[StreamStatus] = deque()
         self.attachments: list[Attachment] = []
@@ -154,6 +193,8 @@ class FakeNode:
         self.credit_bytes = 0
         self.stopping = False
         self.commands: list[pb.Command] = []
+        #: Per client stream message that carried commands: how many it carried.
+        self.command_messages: list[int] = []
         self._changed = asyncio.Event()
 
     # -- driving --
@@ -191,33 +232,81 @@ class FakeNode:
         self._changed.set()
 
     def _on_request(self, stream: FakeStream, req: pb.AttachRequest) -> None:
+        if req.ByteSize() > self.max_message_bytes:
+            stream.end(StreamStatus(grpc.StatusCode.RESOURCE_EXHAUSTED, f"Received message larger than max ({req.ByteSize()} vs {self.max_message_bytes})"))
+            return
+        refused = screen(req)
+        if refused is not None:
+            stream.end(StreamStatus(grpc.StatusCode.INVALID_ARGUMENT, refused))
+            return
         which = req.WhichOneof("msg")
         if which == "register":
             self._register(stream, req.register)
         elif which == "ack":
-            att = self._attachment(stream)
-            att.acks.append(req.ack.event_seq)
-            self.unacked = [e for e in self.unacked if e.seq > req.ack.event_seq]
+            self._ack(stream, req.ack)
         elif which == "credit":
-            att = self._attachment(stream)
-            att.granted_messages += req.credit.messages
-            att.granted_bytes += req.credit.bytes
-            self.credit_messages += req.credit.messages
-            self.credit_bytes += req.credit.bytes
-            self._pump()
+            self._credit(stream, req.credit)
         elif which == "command":
-            self.commands.append(req.command)
-            result = self.on_command(req.command)
-            if result is not None:
-                self.reply(req.command.request_id, result)
+            self.command_messages.append(1)
+            single = self._command(req.command)
+            if single is not None:
+                self.reply(*single)
+        elif which == "batch":
+            b = req.batch
+            if len(b.commands) > MAX_BATCH_COMMANDS:
+                stream.end(StreamStatus(grpc.StatusCode.INVALID_ARGUMENT, f"batch.commands: {len(b.commands)} > 1024"))
+                return
+            if b.HasField("ack"):
+                self._ack(stream, b.ack)
+            if b.HasField("credit"):
+                self._credit(stream, b.credit)
+            if b.commands:
+                self.command_messages.append(len(b.commands))
+            answered = [a for a in map(self._command, b.commands) if a is not None]
+            if len(answered) > 1 and self._batch_results(stream):
+                self.reply_batch(answered)
+            else:
+                for a in answered:
+                    self.reply(*a)
         self._changed.set()
 
-    def reply(self, request_id: int, result: pb.CommandResult) -> None:
+    def _ack(self, stream: FakeStream, ack: pb.Ack) -> None:
+        att = self._attachment(stream)
+        att.acks.append(ack.event_seq)
+        self.unacked = [e for e in self.unacked if e.seq > ack.event_seq]
+
+    def _credit(self, stream: FakeStream, credit: pb.Credit) -> None:
+        att = self._attachment(stream)
+        att.granted_messages += credit.messages
+        att.granted_bytes += credit.bytes
+        self.credit_messages += credit.messages
+        self.credit_bytes += credit.bytes
+        self._pump()
+
+    def _command(self, cmd: pb.Command) -> tuple[int, pb.CommandResult] | None:
+        self.commands.append(cmd)
+        result = self.on_command(cmd)
+        return None if result is None else (cmd.request_id, result)
+
+    def _batch_results(self, stream: FakeStream) -> bool:
+        return self.batch_results and self._attachment(stream).register.batch_results
+
+    @staticmethod
+    def _numbered(request_id: int, result: pb.CommandResult) -> pb.CommandResult:
         r = pb.CommandResult()
         r.CopyFrom(result)
         r.request_id = request_id
+        return r
+
+    def reply(self, request_id: int, result: pb.CommandResult) -> None:
         if self.attached is not None:
-            self.attached.stream.respond(pb.AttachResponse(result=r))
+            self.attached.stream.respond(pb.AttachResponse(result=self._numbered(request_id, result)))
+
+    def reply_batch(self, answers: list[tuple[int, pb.CommandResult]]) -> None:
+        """Answers several commands in one ResultBatch, in the order given."""
+        if self.attached is not None:
+            results = [self._numbered(rid, res) for rid, res in answers]
+            self.attached.stream.respond(pb.AttachResponse(results=pb.ResultBatch(results=results)))
 
     def _attachment(self, stream: FakeStream) -> Attachment:
         for att in self.attachments:

@@ -58,15 +58,46 @@ class Trace:
         return [type(e).__name__ for e in self.events]
 
 
+def credit_of(request: pb.AttachRequest) -> pb.Credit | None:
+    """The Credit a request carries, alone or inside a RequestBatch."""
+    which = request.WhichOneof("msg")
+    if which == "credit":
+        return request.credit
+    if which == "batch" and request.batch.HasField("credit"):
+        return request.batch.credit
+    return None
+
+
+def commands_of(request: pb.AttachRequest) -> list[pb.Command]:
+    """The Commands a request carries, alone or inside a RequestBatch."""
+    which = request.WhichOneof("msg")
+    if which == "command":
+        return [request.command]
+    if which == "batch":
+        return list(request.batch.commands)
+    return []
+
+
+def results_of(response: pb.AttachResponse) -> list[pb.CommandResult]:
+    """The CommandResults a response carries, alone or inside a ResultBatch."""
+    which = response.WhichOneof("msg")
+    if which == "result":
+        return [response.result]
+    if which == "results":
+        return list(response.results.results)
+    return []
+
+
 class RecordingTransport:
-    """Wraps a transport and keeps every request written, in order (before it is written)."""
+    """Wraps a transport and keeps every stream message: requests written (before they are written), responses read."""
 
     def __init__(self, inner: Transport) -> None:
         self.inner = inner
         self.written: list[pb.AttachRequest] = []
+        self.read: list[pb.AttachResponse] = []
 
     def open(self) -> AttachStream:
-        return _RecordingStream(self.inner.open(), self.written)
+        return _RecordingStream(self.inner.open(), self.written, self.read)
 
     async def close(self) -> None:
         await self.inner.close()
@@ -75,25 +106,29 @@ class RecordingTransport:
         """Messages of credit granted since the last Register (its initial credit included)."""
         total = 0
         for req in self.written:
-            which = req.WhichOneof("msg")
-            if which == "register":
+            credit = credit_of(req)
+            if req.WhichOneof("msg") == "register":
                 total = req.register.initial_credit.messages
-            elif which == "credit":
-                total += req.credit.messages
+            elif credit is not None:
+                total += credit.messages
         return total
 
 
 class _RecordingStream:
-    def __init__(self, inner: AttachStream, written: list[pb.AttachRequest]) -> None:
+    def __init__(self, inner: AttachStream, written: list[pb.AttachRequest], read: list[pb.AttachResponse]) -> None:
         self.inner = inner
         self.written = written
+        self._read = read
 
     async def write(self, request: pb.AttachRequest) -> None:
         self.written.append(request)
         await self.inner.write(request)
 
     async def read(self) -> pb.AttachResponse | None:
-        return await self.inner.read()
+        response = await self.inner.read()
+        if response is not None:
+            self._read.append(response)
+        return response
 
     def cancel(self) -> None:
         self.inner.cancel()

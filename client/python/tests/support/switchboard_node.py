@@ -164,6 +164,15 @@ class SwitchboardNode:
                     continue
         return None
 
+    def _find_metrics(self) -> str | None:
+        for line in self._read(self.stderr_path).splitlines():
+            if '"serving metrics"' in line:
+                try:
+                    return str(json.loads(line)["url"])
+                except (ValueError, KeyError):
+                    continue
+        return None
+
     def _find_p2p(self) -> str | None:
         m = _BANNER_P2P.search(self._read(self.stdout_path))
         return m.group(1) if m else None
@@ -173,6 +182,11 @@ class SwitchboardNode:
         if self._grpc is None:
             self._grpc = await self._poll("gRPC address", self._find_grpc, timeout_s)
         return self._grpc
+
+    async def wait_metrics_url(self, timeout_s: float = 20.0) -> str:
+        """The Prometheus URL, for a node started with ``--instrumentation.prometheus true``
+        (``--instrumentation.prometheus_listen_addr 127.0.0.1:0`` picks a free port)."""
+        return await self._poll("metrics URL", self._find_metrics, timeout_s)
 
     async def wait_started(self, timeout_s: float = 20.0) -> str:
         """``ID@127.0.0.1:PORT`` once the node started its Switch (every awaited reactor registered)."""
