@@ -64,28 +64,13 @@ type Client struct {
 type attachment struct {
 	stream gatewayv1.ReactorGatewayService_AttachClient
 	cancel context.CancelFunc
-	// sendLock serialises Send (gRPC allows one sender at a time).
-	sendLock chan struct{}
+	// out is what waits to be written; Client.write is the stream's only
+	// sender after Register (gRPC allows one sender at a time).
+	out *outbox
 	// pending maps request IDs to their result; nil once the stream broke (guarded by Client.mu).
 	pending map[uint64]chan *gatewayv1.CommandResult
 	// broken is closed when the stream has ended.
 	broken chan struct{}
-}
-
-// errUnsent: the stream had ended before a message could be sent.
-var errUnsent = errors.New("switchboard: stream ended before sending")
-
-// send writes one message; it waits for its turn until ctx ends.
-func (a *attachment) send(ctx context.Context, req *gatewayv1.AttachRequest) error {
-	select {
-	case a.sendLock <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-a.broken:
-		return errUnsent
-	}
-	defer func() { <-a.sendLock }()
-	return a.stream.Send(req)
 }
 
 // bearerToken sends "authorization: Bearer <token>" with each call. Without
@@ -254,6 +239,8 @@ func (c *Client) attachOnce() (*attachment, error) {
 		Channels:      channelsToAPI(c.opts.Channels),
 		SessionToken:  token,
 		InitialCredit: &gatewayv1.Credit{Messages: credit.Messages, Bytes: credit.Bytes},
+		// Results may come several to a ResultBatch.
+		BatchResults: true,
 	}
 	// A failed Send means the stream is over; Recv tells why.
 	_ = stream.Send(&gatewayv1.AttachRequest{Msg: &gatewayv1.AttachRequest_Register{Register: reg}})
@@ -272,16 +259,20 @@ func (c *Client) attachOnce() (*attachment, error) {
 		return nil, fmt.Errorf("%w: first message is %T, not Registered", ErrProtocol, resp.GetMsg())
 	}
 	att := &attachment{
-		stream:   stream,
-		cancel:   scancel,
-		sendLock: make(chan struct{}, 1),
-		pending:  map[uint64]chan *gatewayv1.CommandResult{},
-		broken:   make(chan struct{}),
+		stream:  stream,
+		cancel:  scancel,
+		out:     newOutbox(),
+		pending: map[uint64]chan *gatewayv1.CommandResult{},
+		broken:  make(chan struct{}),
 	}
 	if err := c.onRegistered(att, registered, token); err != nil {
 		scancel()
 		return nil, err
 	}
+	// The writer ends when the stream has ended: detach (which always
+	// follows, from supervise) closes broken.
+	c.wg.Add(1)
+	go c.write(att)
 	c.flushControl()
 	return att, nil
 }
@@ -428,7 +419,9 @@ func (c *Client) receive(att *attachment) error {
 				return err
 			}
 		case *gatewayv1.AttachResponse_Result:
-			c.onResult(att, m.Result)
+			c.onResults(att, m.Result)
+		case *gatewayv1.AttachResponse_Results:
+			c.onResults(att, m.Results.GetResults()...)
 		case *gatewayv1.AttachResponse_Registered:
 			att.cancel()
 			return fmt.Errorf("%w: a second Registered on one stream", ErrProtocol)
@@ -450,13 +443,20 @@ func (c *Client) onEvents(events []*gatewayv1.Event) error {
 	return nil
 }
 
-func (c *Client) onResult(att *attachment, r *gatewayv1.CommandResult) {
+// onResults hands each result to the command waiting for it; a result
+// nobody waits for (its command was cancelled) is dropped.
+func (c *Client) onResults(att *attachment, results ...*gatewayv1.CommandResult) {
+	waiters := make([]chan *gatewayv1.CommandResult, len(results))
 	c.mu.Lock()
-	ch := att.pending[r.GetRequestId()]
-	delete(att.pending, r.GetRequestId())
+	for i, r := range results {
+		waiters[i] = att.pending[r.GetRequestId()]
+		delete(att.pending, r.GetRequestId())
+	}
 	c.mu.Unlock()
-	if ch != nil {
-		ch <- r // capacity 1, one result per request
+	for i, ch := range waiters {
+		if ch != nil {
+			ch <- results[i] // capacity 1, one result per request
+		}
 	}
 }
 
@@ -536,7 +536,8 @@ func (c *Client) deliver() {
 	}
 }
 
-// flushControl sends the acknowledgement and credit owed, if enough is owed.
+// flushControl hands the acknowledgement and credit owed, if enough is
+// owed, to the current stream's writer, which sends them with the next batch.
 func (c *Client) flushControl() {
 	c.mu.Lock()
 	att := c.att
@@ -546,16 +547,8 @@ func (c *Client) flushControl() {
 	}
 	ctl, ok := c.in.flush()
 	c.mu.Unlock()
-	if !ok {
-		return
-	}
-	// A failed send means the stream broke; the next stream starts its own books.
-	if ctl.ack > 0 {
-		if att.send(c.ctx, &gatewayv1.AttachRequest{Msg: &gatewayv1.AttachRequest_Ack{Ack: &gatewayv1.Ack{EventSeq: ctl.ack}}}) != nil {
-			return
-		}
-	}
-	if ctl.credit != (Credit{}) {
-		_ = att.send(c.ctx, &gatewayv1.AttachRequest{Msg: &gatewayv1.AttachRequest_Credit{Credit: &gatewayv1.Credit{Messages: ctl.credit.Messages, Bytes: ctl.credit.Bytes}}})
+	if ok {
+		// On a stream that is ending this is dropped: the next stream starts its own books.
+		att.out.control(ctl)
 	}
 }

@@ -180,13 +180,14 @@ func TestCreditIsEarnedOnlyByTakenEvents(t *testing.T) {
 	take(t, c)
 	s.quiet(50 * time.Millisecond) // one taken: below a quarter window
 	take(t, c)
-	ack := s.recv().GetAck()
-	if ack.GetEventSeq() != 2 {
+	// The acknowledgement and the credit leave together, in one batch.
+	b := s.batch()
+	if ack := b.GetAck(); ack.GetEventSeq() != 2 {
 		t.Fatalf("ack = %v, want 2 (the events taken)", ack)
 	}
-	credit := s.recv().GetCredit()
-	if credit.GetMessages() != 2 {
-		t.Fatalf("credit = %v, want 2 messages", credit)
+	credit := b.GetCredit()
+	if credit.GetMessages() != 2 || len(b.GetCommands()) != 0 {
+		t.Fatalf("batch = %v, want a credit of 2 messages and no command", b)
 	}
 	granted += uint64(credit.GetMessages())
 	if granted > window+2 {
@@ -198,8 +199,7 @@ func TestCreditIsEarnedOnlyByTakenEvents(t *testing.T) {
 	}
 	total := uint64(0)
 	for total < window-2 {
-		r := s.recv()
-		total += uint64(r.GetCredit().GetMessages())
+		total += uint64(s.batch().GetCredit().GetMessages())
 	}
 	if total != window-2 {
 		t.Fatalf("credit after taking everything = %d, want %d", total, window-2)
@@ -221,14 +221,14 @@ func TestALargeMessageOverdrawsAndIsPaidBack(t *testing.T) {
 		take(t, c)
 	}
 	// Three events with no payload: a message credit flush, no bytes.
-	for r := s.recv(); r.GetCredit() == nil; r = s.recv() {
+	for s.batch().GetCredit() == nil {
 	}
 	if got := take(t, c).(Receive); len(got.Message) != 1000 {
 		t.Fatalf("message of %d bytes", len(got.Message))
 	}
 	var bytesGranted uint64
 	for bytesGranted == 0 {
-		bytesGranted = s.recv().GetCredit().GetBytes()
+		bytesGranted = s.batch().GetCredit().GetBytes()
 	}
 	if bytesGranted != 1000 {
 		t.Fatalf("bytes granted after a 1000-byte message = %d, want 1000 (window restored)", bytesGranted)
@@ -247,7 +247,7 @@ func TestCommandsReturnTypedResultsAndErrors(t *testing.T) {
 		ok, err := c.Send(ctx, Peer{ID: "p1"}, 0x70, []byte("x"))
 		out <- sent{ok, err}
 	}()
-	cmd := s.recv().GetCommand()
+	cmd := s.command()
 	if cmd.GetSend().GetPeerId() != "p1" || cmd.GetSend().GetChannelId() != 0x70 || cmd.GetSend().GetTimeoutMs() != 0 {
 		t.Fatalf("command = %v", cmd)
 	}
@@ -260,7 +260,7 @@ func TestCommandsReturnTypedResultsAndErrors(t *testing.T) {
 		ok, err := c.TrySend(ctx, Peer{ID: "nope"}, 0x70, []byte("x"))
 		out <- sent{ok, err}
 	}()
-	cmd = s.recv().GetCommand()
+	cmd = s.command()
 	s.result(&gatewayv1.CommandResult{RequestId: cmd.GetRequestId(), Error: &gatewayv1.CommandError{
 		Code: int32(codes.NotFound), Message: "try_send.peer_id: no connected peer nope", Reason: gatewayv1.ErrorReason_ERROR_REASON_UNKNOWN_PEER,
 	}})
@@ -279,7 +279,7 @@ func TestCommandsReturnTypedResultsAndErrors(t *testing.T) {
 		}
 		nres <- n
 	}()
-	cmd = s.recv().GetCommand()
+	cmd = s.command()
 	s.result(&gatewayv1.CommandResult{RequestId: cmd.GetRequestId(), Kind: &gatewayv1.CommandResult_NumPeers{NumPeers: &gatewayv1.PeerCounts{Outbound: 2, Inbound: 1}}})
 	if n := <-nres; n != (PeerCounts{Outbound: 2, Inbound: 1}) {
 		t.Fatalf("NumPeers = %+v", n)
@@ -291,7 +291,7 @@ func TestSendTimeoutFollowsTheContextDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	go func() { _, _ = c.Send(ctx, Peer{ID: "p"}, 0x70, nil) }()
-	ms := s.recv().GetCommand().GetSend().GetTimeoutMs()
+	ms := s.command().GetSend().GetTimeoutMs()
 	if ms < 1500 || ms > 2000 {
 		t.Fatalf("timeout_ms = %d, want about 2000", ms)
 	}
@@ -301,7 +301,7 @@ func TestAResultOfTheWrongKindIsAProtocolError(t *testing.T) {
 	_, s, c, _ := start(t, Options{})
 	errc := make(chan error, 1)
 	go func() { _, err := c.ListPeers(context.Background()); errc <- err }()
-	cmd := s.recv().GetCommand()
+	cmd := s.command()
 	s.result(&gatewayv1.CommandResult{RequestId: cmd.GetRequestId(), Kind: &gatewayv1.CommandResult_Done{Done: &gatewayv1.Empty{}}})
 	if err := <-errc; !errors.Is(err, ErrProtocol) {
 		t.Fatalf("err = %v", err)
@@ -313,7 +313,7 @@ func TestACommandCancelledByItsContextLeavesTheStreamUsable(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- c.MarkPeerAsGood(ctx, Peer{ID: "p"}) }()
-	first := s.recv().GetCommand()
+	first := s.command()
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
@@ -321,7 +321,7 @@ func TestACommandCancelledByItsContextLeavesTheStreamUsable(t *testing.T) {
 	// The late result is dropped; the next command gets its own.
 	s.result(&gatewayv1.CommandResult{RequestId: first.GetRequestId(), Kind: &gatewayv1.CommandResult_Done{Done: &gatewayv1.Empty{}}})
 	go func() { errc <- c.StopPeerGracefully(context.Background(), Peer{ID: "p"}) }()
-	second := s.recv().GetCommand()
+	second := s.command()
 	if second.GetRequestId() == first.GetRequestId() {
 		t.Fatal("request ID reused")
 	}
@@ -335,7 +335,7 @@ func TestAResultLostWithTheStreamIsReportedNotRepeated(t *testing.T) {
 	f, s, c, _ := start(t, Options{})
 	errc := make(chan error, 1)
 	go func() { errc <- c.DialPeers(context.Background(), []string{"id@127.0.0.1:1"}, Persistent()) }()
-	cmd := s.recv().GetCommand()
+	cmd := s.command()
 	if !cmd.GetDialPeers().GetPersistent() {
 		t.Fatal("Persistent() not applied")
 	}
@@ -361,7 +361,7 @@ func TestCommandsWaitForTheReattach(t *testing.T) {
 	go func() { errc <- c.SetPeerData(context.Background(), Peer{ID: "p"}, "k", []byte("v")) }()
 	time.Sleep(50 * time.Millisecond)
 	s2.registered(&gatewayv1.Registered{SessionToken: "tok", Resumed: true, NextEventSeq: 1})
-	cmd := s2.recv().GetCommand()
+	cmd := s2.command()
 	if cmd.GetSetPeerData().GetKey() != "k" {
 		t.Fatalf("command = %v", cmd)
 	}
@@ -440,14 +440,14 @@ func TestARefusedResumeStartsAFreshSession(t *testing.T) {
 	if _, ok := take(t, c).(Start); !ok {
 		t.Fatal("want Start after the fresh session")
 	}
-	take(t, c)
-	take(t, c)
-	// Acks count in the new session's numbers (a quarter of this window is one event).
+	// Acks count in the new session's numbers (a quarter of this window is
+	// one event, so each event taken is acknowledged on its own).
 	var acks []uint64
-	for len(acks) < 3 {
-		if a := s2.recv().GetAck(); a != nil {
-			acks = append(acks, a.GetEventSeq())
+	for i := 0; i < 3; i++ {
+		if i > 0 {
+			take(t, c)
 		}
+		acks = append(acks, s2.batch().GetAck().GetEventSeq())
 	}
 	if acks[0] != 1 || acks[1] != 2 || acks[2] != 3 {
 		t.Fatalf("acks %v, want [1 2 3]", acks)

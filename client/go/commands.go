@@ -2,7 +2,6 @@ package switchboard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -14,11 +13,19 @@ import (
 const MaxSendTimeout = 60 * time.Second
 
 // do runs one command: it waits for a command slot and an attached stream
-// (while re-attaching), sends the command, and waits for its result.
+// (while re-attaching), queues the command for the stream's writer, which
+// sends it in a RequestBatch with whatever else is queued, and waits for
+// its result.
 //
-// A command that could not be sent is sent on the next stream; one whose
-// stream broke after sending fails with ErrResultLost, never repeated.
+// A command that never left is sent on the next stream; one whose stream
+// broke after it was written fails with ErrResultLost, never repeated. A
+// command cancelled by ctx before the writer took it is not sent at all.
 func (c *Client) do(ctx context.Context, cmd *gatewayv1.Command) (*gatewayv1.CommandResult, error) {
+	cmd.RequestId = c.nextID.Add(1)
+	g := newOutgoing(cmd)
+	if err := c.tooLarge(g); err != nil {
+		return nil, err
+	}
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -27,27 +34,21 @@ func (c *Client) do(ctx context.Context, cmd *gatewayv1.Command) (*gatewayv1.Com
 		return nil, ErrClosed
 	}
 	defer func() { <-c.slots }()
-	cmd.RequestId = c.nextID.Add(1)
-	req := &gatewayv1.AttachRequest{Msg: &gatewayv1.AttachRequest_Command{Command: cmd}}
 	for {
 		att, ch, err := c.register(ctx, cmd.RequestId)
 		if err != nil {
 			return nil, err
 		}
-		if err := att.send(ctx, req); err != nil {
-			c.mu.Lock()
-			if att.pending != nil {
-				delete(att.pending, cmd.RequestId)
-			}
-			c.mu.Unlock()
-			switch {
-			case ctx.Err() != nil:
+		if !att.out.push(g) {
+			// The writer stopped: the stream is ending. Use the next one.
+			c.forget(att, cmd.RequestId)
+			select {
+			case <-att.broken:
+				continue
+			case <-ctx.Done():
 				return nil, ctx.Err()
-			case errors.Is(err, errUnsent):
-				continue // the stream broke before the command left: use the next one
-			default:
-				// gRPC does not say whether a message whose Send failed left.
-				return nil, ErrResultLost
+			case <-c.ctx.Done():
+				return nil, ErrClosed
 			}
 		}
 		select {
@@ -58,18 +59,28 @@ func (c *Client) do(ctx context.Context, cmd *gatewayv1.Command) (*gatewayv1.Com
 			case r := <-ch: // arrived just before the stream ended
 				return r, nil
 			default:
-				return nil, ErrResultLost
 			}
+			if att.out.withdraw(g) {
+				continue // the stream broke before the command left: use the next one
+			}
+			// gRPC does not say whether a message whose stream then failed arrived.
+			return nil, ErrResultLost
 		case <-ctx.Done():
-			c.mu.Lock()
-			if att.pending != nil {
-				delete(att.pending, cmd.RequestId)
-			}
-			c.mu.Unlock()
+			att.out.withdraw(g) // not sent if the writer had not taken it yet
+			c.forget(att, cmd.RequestId)
 			return nil, ctx.Err()
 		case <-c.ctx.Done():
 			return nil, ErrClosed
 		}
+	}
+}
+
+// forget drops the result slot of request id on att.
+func (c *Client) forget(att *attachment, id uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if att.pending != nil {
+		delete(att.pending, id)
 	}
 }
 
@@ -128,7 +139,9 @@ func sendQueued(r *gatewayv1.CommandResult) (bool, bool) {
 // timeout, 10 s). It reports whether the message was queued, as CometBFT's
 // Peer.Send does. It fails with a *CommandError: NotFound (ReasonUnknownPeer,
 // ReasonPeerRemoved), FailedPrecondition (ReasonChannelNotRegistered,
-// ReasonChannelNotSupportedByPeer), InvalidArgument (ReasonMessageTooLarge).
+// ReasonChannelNotSupportedByPeer), InvalidArgument (ReasonMessageTooLarge:
+// larger than the channel accepts, or than Options.MaxMessageBytes, in
+// which case it is not sent).
 func (c *Client) Send(ctx context.Context, peer Peer, ch byte, msg []byte) (bool, error) {
 	var timeoutMs uint32
 	if dl, ok := ctx.Deadline(); ok {
@@ -234,6 +247,10 @@ func (c *Client) GetPeerData(ctx context.Context, peer Peer, key string) (value 
 }
 
 // SetPeerData writes key in the per-peer store shared by the node's reactors.
+// The node takes values of at most 63 KiB (InvalidArgument beyond). A
+// command over 64 KiB encoded fails with InvalidArgument without being sent
+// (the node accepts no larger request other than a message's Send, TrySend
+// or Broadcast).
 func (c *Client) SetPeerData(ctx context.Context, peer Peer, key string, value []byte) error {
 	_, err := result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_SetPeerData{SetPeerData: &gatewayv1.SetPeerData{
 		ConnectionId: peer.ConnectionID, PeerId: peer.ID, Key: key, Value: value,

@@ -399,6 +399,208 @@ func TestC6Dial(t *testing.T) {
 	}
 }
 
+func TestC7ManyCommandsAtOnce(t *testing.T) {
+	t.Parallel()
+	const total = 2000
+	tap := &sendTap{sends: map[string]int{}}
+	optsA := appOptions()
+	optsA.DialOptions = []grpc.DialOption{tap.dialOption()}
+	p := connectedPair(t, optsA, appOptions())
+	t.Cleanup(tap.release)
+	ctx := ctxT(t)
+	sent := make([]string, total)
+	for i := range sent {
+		sent[i] = fmt.Sprintf("c7-%d", i)
+	}
+	// Each Send runs in a goroutine of its own and none waits for another's
+	// result. Goroutines have no order of their own, so the next Send starts
+	// once the previous one is queued (it waits in A's outbox or is being
+	// written), as calls made one after another in TypeScript or Python are.
+	// A's first write is held until every command slot is taken, so that the
+	// outbox fills up as it does when the calls come all at once.
+	// More than the node takes per batch and in progress (1024 each): a batch
+	// or a stream over either limit gets its commands refused, so every Send
+	// must report queued.
+	errs := make([]error, total)
+	var wg sync.WaitGroup
+	tap.hold()
+	for i, m := range sent {
+		if i == DefaultMaxInflightCommands {
+			tap.release()
+		}
+		wg.Add(1)
+		done := make(chan struct{})
+		go func() {
+			defer wg.Done()
+			defer close(done)
+			ok, err := p.ca.Send(ctx, p.aToB.Peer, appChannel, []byte(m))
+			if err == nil && !ok {
+				err = errors.New("not queued")
+			}
+			errs[i] = err
+		}()
+		tap.waitQueued(t, p.ca, m, done)
+	}
+	wg.Wait()
+	failed := 0
+	for i, err := range errs {
+		if err != nil {
+			if failed++; failed <= 3 {
+				t.Errorf("Send %d: %v", i, err)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d of %d Sends failed", failed, total)
+	}
+	p.rb.waitFor(t, "2000 Receives", has[Receive](total))
+	time.Sleep(50 * time.Millisecond) // anything extra would arrive now
+	var got []string
+	for _, e := range p.rb.snapshot() {
+		if r, ok := e.(Receive); ok {
+			if r.Peer != p.bToA.Peer || r.ChannelID != appChannel {
+				t.Fatalf("Receive from %+v on %#x, want A's connection on 0x70", r.Peer, r.ChannelID)
+			}
+			got = append(got, string(r.Message))
+		}
+	}
+	// All, in order, once each.
+	if len(got) != total {
+		t.Fatalf("B received %d messages, want %d", len(got), total)
+	}
+	for i := range got {
+		if got[i] != sent[i] {
+			t.Fatalf("B's message %d is %s where %s was due", i, got[i], sent[i])
+		}
+	}
+	tap.mu.Lock()
+	batches := tap.batches
+	tap.mu.Unlock()
+	for _, n := range batches {
+		if n > maxBatchCommands {
+			t.Errorf("a batch of %d commands, over the node's %d", n, maxBatchCommands)
+		}
+	}
+	if st := p.ca.Stats(); st.Streams != 1 {
+		t.Fatalf("A's client re-attached (%d streams)", st.Streams)
+	}
+}
+
+// sendTap watches what a client writes, with a gRPC interceptor: the
+// messages of its Sends and the commands per stream message. While held,
+// writes wait (already counted) until release.
+type sendTap struct {
+	mu sync.Mutex
+	// sends counts the Sends written (or being written) per message.
+	sends map[string]int
+	// batches lists the commands of each stream message that carried any.
+	batches []int
+	gate    chan struct{}
+}
+
+func (w *sendTap) dialOption() grpc.DialOption {
+	return grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		s, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return &sendTapStream{ClientStream: s, w: w}, nil
+	})
+}
+
+type sendTapStream struct {
+	grpc.ClientStream
+	w *sendTap
+}
+
+func (s *sendTapStream) SendMsg(m any) error {
+	w := s.w
+	var cmds []*gatewayv1.Command
+	if req, ok := m.(*gatewayv1.AttachRequest); ok {
+		if cmd := req.GetCommand(); cmd != nil {
+			cmds = append(cmds, cmd)
+		} else {
+			cmds = req.GetBatch().GetCommands()
+		}
+	}
+	w.mu.Lock()
+	if len(cmds) > 0 {
+		w.batches = append(w.batches, len(cmds))
+	}
+	for _, cmd := range cmds {
+		if snd := cmd.GetSend(); snd != nil {
+			w.sends[string(snd.GetMessage())]++
+		}
+	}
+	gate := w.gate
+	w.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	return s.ClientStream.SendMsg(m)
+}
+
+// hold makes writes wait from now until release.
+func (w *sendTap) hold() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.gate == nil {
+		w.gate = make(chan struct{})
+	}
+}
+
+// release lets held writes go.
+func (w *sendTap) release() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.gate != nil {
+		close(w.gate)
+		w.gate = nil
+	}
+}
+
+// waitQueued waits until c has queued the Send of msg (it waits in the
+// outbox, or is being written), or done is closed (the Send ended first).
+func (w *sendTap) waitQueued(t *testing.T, c *Client, msg string, done <-chan struct{}) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		w.mu.Lock()
+		written := w.sends[msg] > 0
+		w.mu.Unlock()
+		if written || inOutbox(c, msg) {
+			return
+		}
+		select {
+		case <-done:
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Send of %s was not queued", msg)
+		}
+		time.Sleep(20 * time.Microsecond)
+	}
+}
+
+// inOutbox reports whether a Send of msg waits in the outbox of c's stream.
+func inOutbox(c *Client, msg string) bool {
+	c.mu.Lock()
+	att := c.att
+	c.mu.Unlock()
+	if att == nil {
+		return false
+	}
+	att.out.mu.Lock()
+	defer att.out.mu.Unlock()
+	for e := att.out.queue.Front(); e != nil; e = e.Next() {
+		if string(e.Value.(*outgoing).cmd.GetSend().GetMessage()) == msg {
+			return true
+		}
+	}
+	return false
+}
+
 // creditWatch watches one client's stream from outside the SDK, with a
 // gRPC interceptor: what it grants against what the application consumed,
 // and what the node sends against what was granted.
@@ -436,8 +638,8 @@ func (s *watchedStream) SendMsg(m any) error {
 		var c *gatewayv1.Credit
 		if r := req.GetRegister(); r != nil {
 			c = r.GetInitialCredit()
-		} else {
-			c = req.GetCredit()
+		} else if c = req.GetCredit(); c == nil {
+			c = req.GetBatch().GetCredit()
 		}
 		if c != nil {
 			w.mu.Lock()

@@ -42,12 +42,48 @@
 // The client grants Options.CreditWindow (default 256 events, 16 MiB) when
 // it registers and afterwards returns credit only for events the
 // application has taken from Events, in batches of a quarter window; it
-// acknowledges the same events. So the node never has more than the window
+// acknowledges the same events (both leave with the next RequestBatch, see
+// Batching). So the node never has more than the window
 // outstanding beyond what the application consumed, the SDK buffers at most
 // the window, and a slow application slows the node's delivery down to the
 // channel's OverflowPolicy on the node (BLOCK by default: the peer's
 // connection stops being read). A single message larger than the byte
 // window still passes: the node lets an event overdraw the byte credit.
+//
+// # Batching
+//
+// Every gRPC stream message costs the client and the node far more than its
+// bytes, so the client does not write acknowledgements, credit and commands
+// one by one. Each stream has one writer goroutine; commands (from any
+// goroutine) and the acknowledgement and credit owed are queued for it, and
+// each time it writes it takes everything queued into one RequestBatch:
+// the acknowledgement (the highest owed), the credit (grants add up), then
+// the commands in the order they were queued. The node applies them in
+// that order, exactly as if they had been sent one by one. Commands issued
+// while the previous message is being written, or by many goroutines at
+// once, therefore share a message. The client registers with batch_results,
+// and the node answers commands that complete together in one ResultBatch;
+// each result reaches its own caller as a lone result would.
+//
+// To benefit, issue commands concurrently (goroutines, or a fan-out with a
+// sync.WaitGroup): a loop that waits for each Send to return has only one
+// command to send at a time.
+//
+// Limits: a RequestBatch carries at most 1024 commands (the protocol's
+// limit) and stops taking commands once they reach 1 MiB encoded; what is
+// left goes in the next message. A batch holding any command other than
+// Send, TrySend or Broadcast stays within 64 KiB, the most the node decodes
+// for such requests. A single command that cannot fit (larger than
+// Options.MaxMessageBytes, or another command larger than 64 KiB) fails
+// with a *CommandError (InvalidArgument) without being sent. Commands take
+// one of Options.MaxInflightCommands slots (default 1024, the node's limit
+// per stream) before they are queued and keep it until their result comes,
+// so at most that many wait to be written; when all are taken, further
+// commands wait for a slot until their context ends. A command whose
+// context ends before the writer took it is not sent at all.
+//
+// This needs a node that understands RequestBatch (gateway.proto's
+// AttachRequest.batch); an older node ends the stream with InvalidArgument.
 //
 // # Reconnection
 //
@@ -61,8 +97,10 @@
 // Session{Resumed: false, RefusedReason: ...}, then Start and a snapshot
 // (InitPeer and AddPeer per connected peer): forget every peer on it. Run
 // does that for you (RemovePeer with ErrSessionReset, no second OnStart).
-// Commands wait while the client re-attaches; one whose result was lost
-// with the stream fails with ErrResultLost and is not repeated.
+// Commands wait while the client re-attaches; one still queued when the
+// stream failed is sent on the next stream; one that had been written and
+// whose result was lost with the stream fails with ErrResultLost and is not
+// repeated.
 //
 // The client ends (Events closes, Done closes, Err says why) when the node
 // stops (after Stop; Err is nil), on Close, when Attach's context ends, or

@@ -119,6 +119,29 @@ func (s *fakeStream) quiet(d time.Duration) {
 	}
 }
 
+// batch waits for the client's next message, which must be a RequestBatch
+// (everything after Register is).
+func (s *fakeStream) batch() *gatewayv1.RequestBatch {
+	s.t.Helper()
+	r := s.recv()
+	b := r.GetBatch()
+	if b == nil {
+		s.t.Fatalf("the client sent %v, not a RequestBatch", r)
+	}
+	return b
+}
+
+// command waits for the client's next message, which must be a batch of
+// exactly one command and nothing else.
+func (s *fakeStream) command() *gatewayv1.Command {
+	s.t.Helper()
+	b := s.batch()
+	if len(b.GetCommands()) != 1 || b.GetAck() != nil || b.GetCredit() != nil {
+		s.t.Fatalf("want a batch of one command, got %v", b)
+	}
+	return b.GetCommands()[0]
+}
+
 func (s *fakeStream) register() *gatewayv1.Register {
 	s.t.Helper()
 	r := s.recv().GetRegister()
@@ -151,6 +174,11 @@ func (s *fakeStream) events(evs ...*gatewayv1.Event) {
 func (s *fakeStream) result(r *gatewayv1.CommandResult) {
 	s.t.Helper()
 	s.send(&gatewayv1.AttachResponse{Msg: &gatewayv1.AttachResponse_Result{Result: r}})
+}
+
+func (s *fakeStream) results(rs ...*gatewayv1.CommandResult) {
+	s.t.Helper()
+	s.send(&gatewayv1.AttachResponse{Msg: &gatewayv1.AttachResponse_Results{Results: &gatewayv1.ResultBatch{Results: rs}}})
 }
 
 // fail ends the stream with err (nil: OK), setting the reason trailer.

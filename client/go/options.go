@@ -22,7 +22,8 @@ const (
 	DefaultCreditWindowBytes = 16 << 20
 	// DefaultMaxInflightCommands is the node's own limit of commands in
 	// progress per stream (MAX_INFLIGHT_COMMANDS_PER_STREAM); further
-	// commands wait for a slot instead of being refused by the node.
+	// commands wait for a slot instead of being refused by the node. It also
+	// bounds the commands queued for the stream's writer.
 	DefaultMaxInflightCommands = 1024
 	// DefaultMaxMessageBytes is the largest gRPC message either way: the
 	// node's grpc.max_message_bytes default (110 MiB), so that a block of
@@ -107,11 +108,16 @@ type Options struct {
 	DisableResume bool
 	// Backoff paces re-attach attempts after the stream fails.
 	Backoff Backoff
-	// MaxInflightCommands bounds commands awaiting their result; further
-	// commands wait for a slot (default DefaultMaxInflightCommands).
+	// MaxInflightCommands bounds commands awaiting their result, queued
+	// for the writer or sent; further commands wait for a slot until their
+	// context ends (default DefaultMaxInflightCommands). Above the node's
+	// limit (1024 in progress per stream) the node refuses the excess with
+	// ResourceExhausted (ReasonTooManyCommands).
 	MaxInflightCommands int
 	// MaxMessageBytes is the largest gRPC message sent or received
-	// (default DefaultMaxMessageBytes).
+	// (default DefaultMaxMessageBytes). A command that does not fit in one
+	// fails with a *CommandError (InvalidArgument, ReasonMessageTooLarge)
+	// without being sent.
 	MaxMessageBytes int
 	// TLS, when set, secures the connection; nodes listening beyond
 	// loopback require it (grpc.tls_cert_file). Nil: plaintext, as for a

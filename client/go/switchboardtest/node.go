@@ -7,6 +7,13 @@
 // Sent. Events flow through the real gateway protocol (over an in-memory
 // gRPC connection), so the SDK's credit and acknowledgements are exercised
 // too. One reactor may be attached at a time; sessions are not resumed.
+//
+// As a node does, it takes a reactor's RequestBatch (the acknowledgement,
+// then the credit, then each command in order; a batch of more than 1024
+// commands has every command refused with InvalidArgument) and, for a
+// reactor that registered with batch_results, answers the commands of a
+// batch together in one ResultBatch of at most 1024 results (results that
+// are ready leave before a command waits for room in Sent).
 package switchboardtest
 
 import (
@@ -31,6 +38,10 @@ const Target = "passthrough:///switchboardtest"
 // SentCapacity is how many sent messages Sent holds; a reactor sending
 // more waits (its command does not complete) until the test reads them.
 const SentCapacity = 4096
+
+// maxBatchCommands is the most commands a RequestBatch may carry
+// (gateway.proto), and the most results a node puts in one ResultBatch.
+const maxBatchCommands = 1024
 
 // Message is one message the reactor sent to a peer.
 type Message struct {
@@ -221,8 +232,9 @@ func (n *Node) Attach(stream gatewayv1.ReactorGatewayService_AttachServer) error
 		return err
 	}
 	ctx := stream.Context()
-	// busy is held while a command runs and its result is sent, so that
-	// the stream does not end (after Stop) before the result is out.
+	batched := reg.GetBatchResults()
+	// busy is held while commands run and their results are sent, so that
+	// the stream does not end (after Stop) before the results are out.
 	var busy sync.Mutex
 	go func() {
 		for {
@@ -230,22 +242,27 @@ func (n *Node) Attach(stream gatewayv1.ReactorGatewayService_AttachServer) error
 			if err != nil {
 				return
 			}
+			var cmds []*gatewayv1.Command
 			switch m := req.GetMsg().(type) {
+			case *gatewayv1.AttachRequest_Ack:
+				// Nothing to do: sessions are not resumed, so no event is sent twice anyway.
 			case *gatewayv1.AttachRequest_Credit:
-				n.mu.Lock()
-				n.credMsgs += int64(m.Credit.GetMessages())
-				n.credB += int64(m.Credit.GetBytes())
-				n.pushLocked()
-				n.mu.Unlock()
+				n.grant(m.Credit)
 			case *gatewayv1.AttachRequest_Command:
-				busy.Lock()
-				res := n.run(ctx, m.Command)
-				res.RequestId = m.Command.GetRequestId()
-				err := send(&gatewayv1.AttachResponse{Msg: &gatewayv1.AttachResponse_Result{Result: res}})
-				busy.Unlock()
-				if err != nil {
-					return
-				}
+				cmds = []*gatewayv1.Command{m.Command}
+			case *gatewayv1.AttachRequest_Batch:
+				// The ack (nothing to do, as above), then the credit, then the commands.
+				n.grant(m.Batch.GetCredit())
+				cmds = m.Batch.GetCommands()
+			}
+			if len(cmds) == 0 {
+				continue
+			}
+			busy.Lock()
+			err = n.runAll(ctx, cmds, batched && req.GetBatch() != nil, send)
+			busy.Unlock()
+			if err != nil {
+				return
 			}
 		}
 	}()
@@ -281,6 +298,60 @@ func (n *Node) Attach(stream gatewayv1.ReactorGatewayService_AttachServer) error
 	}
 }
 
+// grant adds credit (nil: none).
+func (n *Node) grant(c *gatewayv1.Credit) {
+	if c == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.credMsgs += int64(c.GetMessages())
+	n.credB += int64(c.GetBytes())
+	n.pushLocked()
+}
+
+// runAll runs commands in order and sends their results: together in one
+// ResultBatch when batched, otherwise one CommandResult each as it is ready.
+// Ready results leave before a command waits for room in Sent, so that a
+// test waiting for them before reading Sent does not deadlock.
+func (n *Node) runAll(ctx context.Context, cmds []*gatewayv1.Command, batched bool, send func(*gatewayv1.AttachResponse) error) error {
+	var ready []*gatewayv1.CommandResult
+	flush := func() error {
+		out := ready
+		ready = nil
+		for batched && len(out) > 0 {
+			k := min(len(out), maxBatchCommands) // a node's ResultBatch holds at most as many
+			if err := send(&gatewayv1.AttachResponse{Msg: &gatewayv1.AttachResponse_Results{Results: &gatewayv1.ResultBatch{Results: out[:k]}}}); err != nil {
+				return err
+			}
+			out = out[k:]
+		}
+		for _, r := range out {
+			if err := send(&gatewayv1.AttachResponse{Msg: &gatewayv1.AttachResponse_Result{Result: r}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, c := range cmds {
+		var res *gatewayv1.CommandResult
+		if len(cmds) > maxBatchCommands {
+			res = failed(codes.InvalidArgument, gatewayv1.ErrorReason_ERROR_REASON_INVALID_FIELD,
+				"batch.commands: %d commands exceed the limit of %d per batch; none of them ran", len(cmds), maxBatchCommands)
+		} else {
+			res = n.run(ctx, c, func() { _ = flush() })
+		}
+		res.RequestId = c.GetRequestId()
+		ready = append(ready, res)
+		if !batched {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
 func failed(code codes.Code, reason gatewayv1.ErrorReason, format string, a ...any) *gatewayv1.CommandResult {
 	return &gatewayv1.CommandResult{Error: &gatewayv1.CommandError{Code: int32(code), Reason: reason, Message: fmt.Sprintf(format, a...)}}
 }
@@ -308,11 +379,19 @@ func (n *Node) resolve(conn, id string) (*peer, *gatewayv1.CommandResult) {
 	return nil, failed(codes.NotFound, gatewayv1.ErrorReason_ERROR_REASON_UNKNOWN_PEER, "no connected peer %s", id)
 }
 
-// run carries out one command.
-func (n *Node) run(ctx context.Context, c *gatewayv1.Command) *gatewayv1.CommandResult {
+// run carries out one command; beforeWait is called before it waits for
+// room in Sent.
+func (n *Node) run(ctx context.Context, c *gatewayv1.Command, beforeWait func()) *gatewayv1.CommandResult {
 	record := func(p switchboard.Peer, ch uint32, msg []byte, via string) *gatewayv1.CommandResult {
+		m := Message{To: p, ChannelID: byte(ch), Bytes: msg, Via: via}
 		select {
-		case n.sent <- Message{To: p, ChannelID: byte(ch), Bytes: msg, Via: via}:
+		case n.sent <- m:
+			return nil
+		default:
+		}
+		beforeWait()
+		select {
+		case n.sent <- m:
 			return nil
 		case <-ctx.Done():
 			return failed(codes.Canceled, gatewayv1.ErrorReason_ERROR_REASON_UNSPECIFIED, "stream ended")
