@@ -368,13 +368,17 @@ export class Gateway {
         return;
       }
       inflight++;
+      const rr = ctx.rr;
+      rr.commandsInProgress++;
       outcome.then(
         (o) => {
           inflight--;
+          rr.commandsInProgress--;
           reply(cmd.requestId, o, null);
         },
         (err: unknown) => {
           inflight--;
+          rr.commandsInProgress--;
           reply(cmd.requestId, null, err);
         },
       );

@@ -145,6 +145,26 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
         }
       },
     });
+    new Gauge({
+      name: `${ns}_gateway_commands_in_progress`,
+      help: "Commands of a remote reactor waiting to complete (a Send waiting for queue room, a Broadcast); at most 1024 per stream.",
+      labelNames: ["reactor"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, rr] of reactors()) this.set({ reactor: name }, rr.commandsInProgress);
+      },
+    });
+    new Gauge({
+      name: `${ns}_gateway_removed_connections_remembered`,
+      help: "Removed connection IDs a remote reactor's commands are checked against (at most 4096; the oldest is forgotten).",
+      labelNames: ["reactor"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, rr] of reactors()) this.set({ reactor: name }, rr.removedConnectionsRemembered);
+      },
+    });
     new Counter({
       name: `${ns}_gateway_dropped_events_total`,
       help: "Receive events not delivered, by the policy (or missing session) that dropped them.",

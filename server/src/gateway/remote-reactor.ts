@@ -155,6 +155,18 @@ export class RemoteReactor implements Reactor {
   private readonly recentlyRemoved = new Set<string>();
   private readonly blockWaiters: { readonly entry: Entry; readonly resolve: () => void }[] = [];
   private readonly channelById = new Map<number, RemoteChannel>();
+  /**
+   * Commands of this reactor's streams that are waiting to complete (a Send
+   * waiting for queue room, a Broadcast); each stream allows
+   * MAX_INFLIGHT_COMMANDS_PER_STREAM. Maintained by the gateway.
+   */
+  commandsInProgress = 0;
+
+  /** How many removed connection IDs are remembered (at most {@link RECENTLY_REMOVED_MAX}). */
+  get removedConnectionsRemembered(): number {
+    return this.recentlyRemoved.size;
+  }
+
   readonly stats: RemoteReactorStats = {
     eventsSent: 0,
     eventsResent: 0,

@@ -237,7 +237,7 @@ describe("batch limits", () => {
     // A's connection is rate-limited (one batch of packets, ~10 KB, per 100 ms sample): a 1000 KB message
     // occupies it for seconds, one more message fills the queue (capacity 1), the others wait for room.
     const slowChannels = [{ id: APP, priority: 5, sendQueueCapacity: 1 }];
-    const { b, ca } = await pair({ a: { batchResults: true, channels: slowChannels }, b: { channels: slowChannels }, p2pA: { mconn: { flushThrottleMs: 2, sendRateBytesPerSecond: 1000 } } });
+    const { a, b, ca } = await pair({ a: { batchResults: true, channels: slowChannels }, b: { channels: slowChannels }, p2pA: { mconn: { flushThrottleMs: 2, sendRateBytesPerSecond: 1000 } } });
     const big = Buffer.alloc(1000 * 1024, 1);
     const small = Buffer.alloc(16, 1);
     const first = ca.batch([send(b.key.id, big, APP, 30_000), ...Array.from({ length: MAX_BATCH_COMMANDS - 1 }, () => send(b.key.id, small, APP, 30_000))]);
@@ -250,11 +250,29 @@ describe("batch limits", () => {
     await ca.waitFor(() => second.slice(done).every((id) => ca.results.has(id)), 5000, "refusals");
     await sleep(100);
     for (const id of second.slice(0, done)) expect(ca.results.has(id)).toBe(false);
+    // The gauge behind `<ns>_gateway_commands_in_progress` sees the full stream.
+    expect(a.gw.remoteReactors().get("app")?.commandsInProgress).toBe(MAX_INFLIGHT_COMMANDS_PER_STREAM);
     for (const id of second.slice(done)) {
       expect(ca.results.get(id)?.error).toMatchObject({ code: GrpcStatus.RESOURCE_EXHAUSTED, reason: ErrorReason.ERROR_REASON_TOO_MANY_COMMANDS });
       expect(ca.results.get(id)?.error?.message).toMatch(new RegExp(`more than ${MAX_INFLIGHT_COMMANDS_PER_STREAM} commands in progress`));
     }
     expect(ca.status).toBeNull();
+  });
+});
+
+describe("connections a reactor remembers as removed", () => {
+  it("counts each removed connection once, and a command naming one says it was removed", async () => {
+    const { a, b, ca } = await pair({ a: { batchResults: true } });
+    const rr = a.gw.remoteReactors().get("app");
+    expect(rr?.removedConnectionsRemembered).toBe(0);
+    const peer = a.sw.peers().get(b.key.id);
+    if (peer === undefined) throw new Error("A has no peer B");
+    a.sw.stopPeerGracefully(peer);
+    await ca.waitFor(() => ca.kinds().includes("removePeer"), 5000, "RemovePeer");
+    expect(rr?.removedConnectionsRemembered).toBe(1);
+    const [id] = ca.batch([{ $case: "send", value: { connectionId: peer.connectionId, peerId: "", channelId: APP, message: Buffer.from("x"), timeoutMs: 0 } }]);
+    await ca.waitFor(() => ca.results.has(id as bigint), 5000, "the result");
+    expect(ca.results.get(id as bigint)?.error?.reason).toBe(ErrorReason.ERROR_REASON_PEER_REMOVED);
   });
 });
 
