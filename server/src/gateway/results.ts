@@ -9,6 +9,9 @@
  * results or {@link MAX_RESULT_BATCH_BYTES} estimated bytes. Other clients
  * get one CommandResult per stream message, as before ResultBatch existed.
  *
+ * Backpressure, unbatched: a result whose write fills the stream's buffer
+ * stops the reading of requests until `'drain'`.
+ *
  * Backpressure (batched mode): while the stream's write buffer is full
  * (`write()` returned false, no `'drain'` yet), results wait here. Once a
  * full batch is waiting, the stream stops being read (no more commands are
@@ -77,7 +80,12 @@ export class ResultWriter {
   add(result: CommandResult): void {
     if (this.closed) return;
     if (!this.batched) {
-      this.stream.write({ msg: { $case: "result", value: result } });
+      // One message per result; a full write buffer stops the reading of requests until 'drain',
+      // so a client that sends commands without reading results cannot make the node buffer without bound.
+      if (!this.stream.write({ msg: { $case: "result", value: result } }) && !this.paused) {
+        this.paused = true;
+        this.stream.pause();
+      }
       return;
     }
     this.pending.push(result);
