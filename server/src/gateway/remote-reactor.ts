@@ -257,8 +257,8 @@ export class RemoteReactor implements Reactor {
       this.stats.dropped["no-session"]++;
       return;
     }
-    // The envelope's bytes are only valid during the call: keep a copy.
-    const entry: Entry = { p: { t: "receive", peer: env.src, channelId: env.channelId, message: env.message.slice() }, enqueuedMs: performance.now(), seq: 0, dropped: false };
+    // The envelope's bytes are ours to keep (Envelope.message): queued without a copy.
+    const entry: Entry = { p: { t: "receive", peer: env.src, channelId: env.channelId, message: env.message }, enqueuedMs: performance.now(), seq: 0, dropped: false };
     const size = env.message.length;
     if (this.fits(s, size)) {
       this.enqueue(s, entry);

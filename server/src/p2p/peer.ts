@@ -33,7 +33,11 @@ export const DEFAULT_PEER_DATA_MAX_KEYS = 256;
 export interface Envelope {
   readonly src: Peer;
   readonly channelId: number;
-  /** The reassembled message bytes. Valid only during the call; copy to keep. */
+  /**
+   * The reassembled message bytes, owned by the receiving reactor: a fresh
+   * array per message that nothing else holds or reuses, so a reactor may
+   * keep it without copying (and must not expect others to see changes).
+   */
   readonly message: Uint8Array;
 }
 

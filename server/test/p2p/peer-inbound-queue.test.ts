@@ -63,4 +63,25 @@ describe("a peer's inbound queue", () => {
     expect(fromRemote.status().inboundQueueMessages).toBe(0);
     expect(fromRemote.status().inboundQueueBytes).toBe(0);
   });
+
+  it("hands each reactor a message it owns: kept without copying, it stays intact and shares no buffer", async () => {
+    const hub = await startNode();
+    const remote = await startNode();
+    nodes.push(hub, remote);
+    const toHub = await remote.sw.dialPeerWithAddress(hub.address);
+    await hub.reactor.waitFor(() => hub.reactor.count("AddPeer") === 1);
+    const kept: Uint8Array[] = [];
+    hub.reactor.onReceive = (env) => {
+      kept.push(env.message); // no copy: the Envelope contract says the bytes are the reactor's
+    };
+    // Single-packet and multi-packet messages (packets carry 1024 bytes), interleaved.
+    const sizes = Array.from({ length: 40 }, (_, i) => [1, 100, 1024, 1025, 5000, 70_000][i % 6] as number);
+    for (const [i, size] of sizes.entries()) expect(await toHub.send(0x40, new Uint8Array(size).fill(i + 1))).toBe(true);
+    await hub.reactor.waitFor(() => kept.length === sizes.length, 10_000, "every message");
+    for (const [i, m] of kept.entries()) {
+      expect(m.length).toBe(sizes[i]);
+      expect(m.every((b) => b === i + 1)).toBe(true);
+    }
+    expect(new Set(kept.map((m) => m.buffer)).size).toBe(kept.length);
+  });
 });
