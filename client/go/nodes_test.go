@@ -235,28 +235,41 @@ var handedOut = struct {
 	ports map[int]bool
 }{ports: map[int]bool{}}
 
-// freePorts asks the kernel for n free loopback ports not handed out before.
+// Ports are picked below Linux's ephemeral range (32768-60999 by default):
+// a port picked there and released could be taken, during the seconds
+// before the node binds it, as the local port of any outgoing connection
+// on the machine (seen in CI as "address already in use").
+const (
+	firstTestPort = 20000
+	lastTestPort  = 32000
+)
+
+// freePorts picks n loopback ports that are free now, outside the ephemeral
+// range, and not handed out before to this test binary.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
 	handedOut.Lock()
 	defer handedOut.Unlock()
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
 	var ports []int
-	for len(ports) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
+	for attempt := 0; len(ports) < n; attempt++ {
+		if attempt > 10000 {
+			t.Fatalf("no free loopback port in %d-%d", firstTestPort, lastTestPort)
+		}
+		var b [2]byte
+		if _, err := rand.Read(b[:]); err != nil {
 			t.Fatal(err)
 		}
-		ls = append(ls, l) // held until all are chosen, so the kernel gives distinct ones
-		if port := l.Addr().(*net.TCPAddr).Port; !handedOut.ports[port] {
-			handedOut.ports[port] = true
-			ports = append(ports, port)
+		port := firstTestPort + (int(b[0])<<8|int(b[1]))%(lastTestPort-firstTestPort)
+		if handedOut.ports[port] {
+			continue
 		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // in use
+		}
+		_ = l.Close()
+		handedOut.ports[port] = true
+		ports = append(ports, port)
 	}
 	return ports
 }
