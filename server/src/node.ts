@@ -17,6 +17,7 @@ import { NODE_KEY_FILE } from "./config/defaults.js";
 import { createLogger } from "./config/logger.js";
 import type { GatewayConfig, SwitchboardConfig } from "./config/schema.js";
 import { noopMetrics, type Metrics } from "./metrics/metrics.js";
+import { pexMetrics } from "./metrics/pex.js";
 import { type PrometheusMetrics, createPrometheusMetrics } from "./metrics/prometheus.js";
 import { type MetricsServer, startMetricsServer } from "./metrics/server.js";
 import { type NetAddress, formatHostPort, formatNetAddress, parseHostPort } from "./p2p/net-address.js";
@@ -243,13 +244,17 @@ export async function createNode(config: SwitchboardConfig, options: NodeOptions
     pex = new PexReactor({
       addressBook,
       seeds: config.p2p.seeds.map(formatNetAddress),
+      seedMode: config.p2p.seedMode,
       maxNumOutboundPeers: config.p2p.maxNumOutboundPeers,
       persistentPeerIds: config.p2p.persistentPeers.map((a) => a.id),
       logger,
     });
     sw.addReactor(PEX_REACTOR_NAME, pex);
-  } else if (config.p2p.seeds.length > 0) {
-    log.warn({ seeds: config.p2p.seeds.length }, "p2p.seeds is ignored: seeds are dialed by the PEX reactor and p2p.pex is false");
+    const [reactor, book] = [pex, addressBook];
+    metrics.register(pexMetrics(() => ({ bookSize: book.size, dialAttemptRecords: reactor.dialAttemptRecordCount, crawlRecords: reactor.crawlRecordCount })));
+  } else {
+    if (config.p2p.seeds.length > 0) log.warn({ seeds: config.p2p.seeds.length }, "p2p.seeds is ignored: seeds are dialed by the PEX reactor and p2p.pex is false");
+    if (config.p2p.seedMode) log.warn("p2p.seed_mode is ignored: seed mode is a mode of the PEX reactor and p2p.pex is false");
   }
   for (const r of options.reactors ?? []) sw.addReactor(r.name, r.reactor);
   metrics.observeSwitch(sw);

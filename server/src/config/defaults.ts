@@ -77,6 +77,7 @@ export const DEFAULT_DIAL_TIMEOUT = d(
   "the value CometBFT really applies (it ignores its own 3s setting and hard-codes 1s); we honour this key",
 );
 export const DEFAULT_PEX = d(true, "", "CometBFT's default: peer exchange finds peers beyond the configured ones");
+export const DEFAULT_SEED_MODE = d(false, "", "CometBFT's default: a node keeps its peers; a seed crawls the network and lets every peer go once answered");
 export const DEFAULT_ADDR_BOOK_FILE = d("config/addrbook.json", "path", "CometBFT's location, relative to the home directory");
 export const DEFAULT_ADDR_BOOK_STRICT = d(true, "", "keep private and loopback addresses out of the book on a public network; turn off for local testnets");
 export const DEFAULT_MAX_CONCURRENT_HANDSHAKES = d(64, "handshakes", "bounds the memory and CPU an inbound connection flood can take");

@@ -74,7 +74,11 @@ ${[...UNSUPPORTED_COMETBFT_KEYS].map(([k, why]) => `  \`${k}\` (${why})`).join("
   (20s and 3s) and hard-codes 3s and 1s. Switchboard defaults to the values
   CometBFT really applies, and honours the keys.
 - \`p2p.seeds\` are used by the PEX reactor only (as in CometBFT); with
-  \`p2p.pex = false\` they are ignored, with a warning.
+  \`p2p.pex = false\` they are ignored, with a warning, and so is \`p2p.seed_mode\`.
+- \`p2p.seed_mode\`: a seed's crawl dials count towards
+  \`p2p.max_num_outbound_peers\` (CometBFT's seed dials without that bound) and
+  it keeps each crawled peer up to 28 h, as CometBFT does; raise the limit on
+  a seed so that it keeps crawling.
 - \`[node]\`, \`[grpc]\`, \`p2p.max_concurrent_handshakes\`, \`p2p.accept_rate_per_ip\`
   and \`p2p.accept_burst_per_ip\` are Switchboard's own.
 - Logs go to standard error (standard output carries command results such as

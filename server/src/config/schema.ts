@@ -67,6 +67,8 @@ export interface P2PSectionConfig {
   readonly handshakeTimeoutMs: number;
   readonly dialTimeoutMs: number;
   readonly pex: boolean;
+  /** Seed (crawler) mode of the PEX reactor; needs `pex`. */
+  readonly seedMode: boolean;
   /** As written; relative paths are relative to the home directory. */
   readonly addrBookFile: string;
   readonly addrBookStrict: boolean;
@@ -202,6 +204,14 @@ export const P2P_ALLOW_DUPLICATE_IP = key("p2p", "allow_duplicate_ip", D.DEFAULT
 export const P2P_HANDSHAKE_TIMEOUT = key("p2p", "handshake_timeout", D.DEFAULT_HANDSHAKE_TIMEOUT, POSITIVE_DURATION, "Deadline of the SecretConnection handshake, and again of the NodeInfo exchange", (raw) => parseDuration(raw, { positive: true }));
 export const P2P_DIAL_TIMEOUT = key("p2p", "dial_timeout", D.DEFAULT_DIAL_TIMEOUT, POSITIVE_DURATION, "Deadline of an outbound TCP connect", (raw) => parseDuration(raw, { positive: true }));
 export const P2P_PEX = key("p2p", "pex", D.DEFAULT_PEX, BOOLEAN, "Set true to enable the peer-exchange reactor", (raw, o) => parseBoolean(raw, o));
+export const P2P_SEED_MODE = key(
+  "p2p",
+  "seed_mode",
+  D.DEFAULT_SEED_MODE,
+  BOOLEAN,
+  "Seed mode, in which the node constantly crawls the network and looks for peers. If another node asks it for addresses, it responds and disconnects. Needs pex; ignored, with a warning, when pex is false",
+  (raw, o) => parseBoolean(raw, o),
+);
 export const P2P_ADDR_BOOK_FILE = key("p2p", "addr_book_file", D.DEFAULT_ADDR_BOOK_FILE, "a file path", "Path to address book (relative paths are relative to the home directory)", (raw) => parseRelativeOrAbsolutePath(raw));
 export const P2P_ADDR_BOOK_STRICT = key("p2p", "addr_book_strict", D.DEFAULT_ADDR_BOOK_STRICT, BOOLEAN, "Set true for strict address routability rules; set false for private or local networks", (raw, o) => parseBoolean(raw, o));
 export const P2P_MAX_CONCURRENT_HANDSHAKES = key("p2p", "max_concurrent_handshakes", D.DEFAULT_MAX_CONCURRENT_HANDSHAKES, POSITIVE_INTEGER, "Handshakes in progress at once; beyond it new inbound connections are closed at once", (raw, o) => parseInteger(raw, o, 1, INT32_MAX));
@@ -251,6 +261,7 @@ export const ALL_KEYS: readonly KeySpec<unknown>[] = [
   P2P_HANDSHAKE_TIMEOUT,
   P2P_DIAL_TIMEOUT,
   P2P_PEX,
+  P2P_SEED_MODE,
   P2P_ADDR_BOOK_FILE,
   P2P_ADDR_BOOK_STRICT,
   P2P_MAX_CONCURRENT_HANDSHAKES,
@@ -280,7 +291,6 @@ export const KEYS_BY_PATH: ReadonlyMap<string, KeySpec<unknown>> = new Map(ALL_K
  * an error names them as such instead of "unknown key".
  */
 export const UNSUPPORTED_COMETBFT_KEYS: ReadonlyMap<string, string> = new Map([
-  ["p2p.seed_mode", "seed (crawler) mode is not supported"],
   ["p2p.persistent_peers_max_dial_period", "not configurable in Switchboard; persistent peers are redialled on CometBFT's fixed schedule"],
   ["p2p.test_dial_fail", "a CometBFT test setting"],
   ["p2p.test_fuzz", "a CometBFT test setting"],
@@ -334,6 +344,7 @@ export function buildConfig(get: <T>(spec: KeySpec<T>) => T): SwitchboardConfig 
       handshakeTimeoutMs: get(P2P_HANDSHAKE_TIMEOUT),
       dialTimeoutMs: get(P2P_DIAL_TIMEOUT),
       pex: get(P2P_PEX),
+      seedMode: get(P2P_SEED_MODE),
       addrBookFile: get(P2P_ADDR_BOOK_FILE),
       addrBookStrict: get(P2P_ADDR_BOOK_STRICT),
       maxConcurrentHandshakes: get(P2P_MAX_CONCURRENT_HANDSHAKES),

@@ -62,8 +62,13 @@ export class ReactorReceiveError extends P2PError {
   }
 }
 
-/** The peer's lifecycle, traced on every transition. */
-export type PeerState = "created" | "running" | "stopped";
+/**
+ * The peer's lifecycle, traced on every transition:
+ * `created` → `running` → (`flushing` →) `stopped`. A `flushing` peer is
+ * being stopped by {@link Peer.flushStop}: it takes no new sends and
+ * delivers nothing more to reactors, but is still in the Switch's peer set.
+ */
+export type PeerState = "created" | "running" | "flushing" | "stopped";
 
 export interface PeerOptions {
   readonly connection: UpgradedConnection;
@@ -211,6 +216,8 @@ export class Peer {
   private readonly queue = new InboundQueue();
   private delivering = false;
   private paused = false;
+  /** The flushing stop under way, once asked for. */
+  private flushing: Promise<void> | null = null;
   private readonly maxQueueBytes: number;
   private readonly maxQueueMessages: number;
   private readonly dataMaxKeys: number;
@@ -270,6 +277,32 @@ export class Peer {
     if (this.state !== "created") throw new Error(`peer ${this.id}: start in state ${this.state}`);
     this.transition("running");
     this.mconn.start();
+  }
+
+  /**
+   * CometBFT's `peer.FlushStop`: stops the connection after every message
+   * already queued to it has been written out (see
+   * `MConnection.flushStop`), bounded by the connection's
+   * `flushStopTimeoutMs`. New sends are refused from now on, and received
+   * messages are no longer delivered (undelivered ones are dropped).
+   * Resolves once the peer is stopped. Idempotent; a stopped or never
+   * started peer is simply stopped.
+   *
+   * For the Switch only: a reactor asks with `SwitchApi.flushStopPeer`, so
+   * that the Switch also removes the peer and tells every reactor.
+   */
+  flushStop(): Promise<void> {
+    if (this.flushing !== null) return this.flushing;
+    if (this.state !== "running") {
+      this.stop();
+      return Promise.resolve();
+    }
+    this.transition("flushing");
+    this.queue.clear();
+    this.flushing = this.mconn.flushStop().then(() => {
+      this.stop();
+    });
+    return this.flushing;
   }
 
   /** Stops the connection without flushing; undelivered messages are dropped. Idempotent. */
@@ -346,6 +379,12 @@ export class Peer {
 
   private fail(error: Error): void {
     if (this.state === "stopped") return;
+    if (this.state === "flushing") {
+      // Being stopped already, on request: a failure only ends the flush early
+      // (the MConnection has stopped), and the removal stays graceful.
+      this.logger.debug({ err: error.message }, "connection failed during a flushing stop");
+      return;
+    }
     this.options.onError(this, error);
   }
 

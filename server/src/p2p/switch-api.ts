@@ -53,6 +53,14 @@ export interface SwitchApi {
   stopPeerForError(peer: Peer, reason: Error, options?: StopPeerOptions): void;
   /** Stops and removes the peer without an error; never redialled. */
   stopPeerGracefully(peer: Peer): void;
+  /**
+   * CometBFT's `peer.FlushStop()` followed by `StopPeerGracefully`: the peer
+   * takes no new sends, what is already queued to it is written to the wire
+   * (within a bounded time), then it is removed as by `stopPeerGracefully`
+   * (RemovePeer on every reactor; never redialled). Resolves once removed.
+   * Asking again while it is under way changes nothing.
+   */
+  flushStopPeer(peer: Peer): Promise<void>;
   /** Dials `id@host:port` addresses in the background, after a random delay each. Invalid addresses are reported at once. */
   dialPeersAsync(addresses: readonly string[]): void;
   /** Dials one peer; resolves once it has been added, rejects with why not. */

@@ -9,6 +9,8 @@
  *
  * Removing a peer: stop its connection → RemovePeer on every reactor → drop
  * it from the peer set. Then the same ID may connect again as a new peer.
+ * A flushing stop (`flushStopPeer`) first flushes what is queued to the
+ * peer, the peer staying in the set meanwhile, then removes it the same way.
  *
  * JavaScript runs one thing at a time, so these sequences are never
  * interleaved with each other: a node ID never has two overlapping
@@ -456,6 +458,31 @@ export class Switch implements SwitchApi {
     this.stopAndRemovePeer(peer, undefined, false);
   }
 
+  /**
+   * CometBFT's `peer.FlushStop()` then `StopPeerGracefully(peer)`: the peer
+   * takes no new sends, what is queued to it is written out (bounded by the
+   * MConnection's `flushStopTimeoutMs`, 10 s by default), then it is removed
+   * as by {@link stopPeerGracefully}: RemovePeer on every reactor, never
+   * redialled. Until then it stays in the peer set, in state `flushing`.
+   * Resolves once removed. Asking again, or for a peer already stopped or
+   * not in the set, changes nothing. If the peer is stopped meanwhile (an
+   * error, `stopPeerForError`, the Switch stopping), that removal stands and
+   * this one does nothing.
+   */
+  flushStopPeer(peer: Peer): Promise<void> {
+    if (this.peerSet.get(peer.id) !== peer || peer.lifecycle === "stopped") return Promise.resolve();
+    if (peer.lifecycle !== "flushing") this.logger.info({ peer_id: peer.id, conn: peer.connectionId }, "stopping peer after flushing its queued messages");
+    const done = peer.flushStop().then(() => {
+      // Stopped now but still in the set, unless something removed it meanwhile.
+      // (A continuation never runs inside another removal: those are synchronous.)
+      if (this.peerSet.get(peer.id) !== peer) return;
+      this.logger.info({ peer_id: peer.id, conn: peer.connectionId }, "stopped peer gracefully after flushing");
+      this.stopAndRemovePeer(peer, undefined, false);
+    });
+    this.track(done);
+    return done;
+  }
+
   /** Stop the connection, tell every reactor, then forget the peer; redial it if persistent. */
   private stopAndRemovePeer(peer: Peer, reason: RemoveReason, reconnect: boolean): void {
     peer.stop();
@@ -678,12 +705,14 @@ export class Switch implements SwitchApi {
       this.adding.delete(id);
     }
     for (const r of this.reactors) {
-      if (!peer.isRunning()) break; // a reactor stopped it during AddPeer
+      // A reactor stopped it during AddPeer. (One that asked for a flushing
+      // stop leaves it in the set until flushed: the others still hear of it.)
+      if (peer.lifecycle === "stopped") break;
       this.callReactor(r, "addPeer", () => {
         r.reactor.addPeer(peer);
       });
     }
-    if (peer.isRunning()) {
+    if (peer.lifecycle !== "stopped") {
       this.logger.info({ peer_id: id, conn: peer.connectionId, outbound: peer.isOutbound(), addr: formatNetAddress(peer.socketAddress) }, "added peer");
       this.options.hooks?.onPeerAdded?.(peer);
     }

@@ -63,6 +63,7 @@ describe("defaults", () => {
       handshakeTimeoutMs: 3_000,
       dialTimeoutMs: 1_000,
       pex: true,
+      seedMode: false,
       addrBookFile: "config/addrbook.json",
       addrBookStrict: true,
       maxConcurrentHandshakes: 64,
@@ -190,6 +191,7 @@ const BAD_TEXT: Readonly<Record<string, string>> = {
   "p2p.handshake_timeout": "0s",
   "p2p.dial_timeout": "-1s",
   "p2p.pex": "on",
+  "p2p.seed_mode": "seed",
   "p2p.addr_book_file": "   ",
   "p2p.addr_book_strict": "1",
   "p2p.max_concurrent_handshakes": "0",
@@ -289,13 +291,24 @@ resume_window = "0"
   });
 });
 
+describe("p2p.seed_mode", () => {
+  it("loads from the file, the environment and a flag (off by default)", async () => {
+    expect(defaultConfig().p2p.seedMode).toBe(false);
+    await writeConfig("[p2p]\nseed_mode = true\n");
+    const loaded = await loadConfig({ home, env: {} });
+    expect(loaded.config.p2p.seedMode).toBe(true);
+    expect(resolveConfig({ env: { SWITCHBOARD_P2P_SEED_MODE: "true" } }).config.p2p.seedMode).toBe(true);
+    expect(resolveConfig({ flags: { "p2p.seed_mode": "false" }, env: { SWITCHBOARD_P2P_SEED_MODE: "true" } }).config.p2p.seedMode).toBe(false);
+  });
+});
+
 describe("unknown keys are errors", () => {
   it("in the file: keys, sections, with suggestions, and CometBFT keys we do not support", async () => {
     const path = await writeConfig(`
 monikr = "x"
 [p2p]
 ladr = "tcp://1.2.3.4:1"
-seed_mode = true
+test_dial_fail = true
 [rpc]
 laddr = "tcp://127.0.0.1:26657"
 [p2p.nested]
@@ -306,7 +319,7 @@ x = 1
     const lines = err.message.split("\n");
     expect(lines).toContain(`${path}: monikr: unknown key (did you mean "moniker"?)`);
     expect(lines).toContain(`${path}: p2p.ladr: unknown key (did you mean "p2p.laddr"?)`);
-    expect(lines.find((l) => l.startsWith(`${path}: p2p.seed_mode: a CometBFT key that Switchboard does not support`))).toBeDefined();
+    expect(lines.find((l) => l.startsWith(`${path}: p2p.test_dial_fail: a CometBFT key that Switchboard does not support`))).toBeDefined();
     expect(lines).toContain(`${path}: unknown section [rpc] (did you mean [grpc]?)`);
     expect(lines).toContain(`${path}: p2p.nested: unknown key`);
   });

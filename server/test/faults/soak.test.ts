@@ -17,9 +17,10 @@
  * - on every connection, each stream arrived as 1, 2, 3, ...: in order, once,
  *   with nothing skipped (a broken connection loses only a suffix);
  * - every stream closed cleanly arrived whole, exactly once and in order.
- *   "Clean" here: the Peer API has no flushing stop, so the sender stops
- *   sending on the stream, waits until the channel's send queue is empty and
- *   the receiver acknowledges the count, then calls `stopPeerGracefully`.
+ *   "Clean" here: the sender stops sending on the stream, waits until the
+ *   channel's send queue is empty and the receiver acknowledges the count,
+ *   then calls `stopPeerGracefully`. (Remote reactors cannot ask for the
+ *   Switch's flushing stop, `flushStopPeer`; in-process ones can.)
  *
  * SOAK_SECONDS (default 30) sets the length; SOAK_SEED the seed (printed).
  * The long form: `SOAK_SECONDS=1800 npx vitest run server/test/faults/soak.test.ts`.

@@ -5,6 +5,7 @@ import { Counter, register as globalRegistry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../../src/config/load.js";
 import { createNodeGateway } from "../../src/gateway/node-gateway.js";
+import { pexMetrics } from "../../src/metrics/pex.js";
 import { channelLabel, createPrometheusMetrics } from "../../src/metrics/prometheus.js";
 import { noopMetrics, type PeerMetricsSource, type SwitchMetricsSource } from "../../src/metrics/metrics.js";
 import { CONNECTION_ERROR_CODES, PEER_ERROR_CODES } from "../../src/p2p/connection-errors.js";
@@ -203,10 +204,24 @@ describe("METRICS.md", () => {
     m.observeSwitch(fakeSwitch([]));
     const p2p = m.registry.getMetricsAsArray().map((x) => x.name);
     expect(p2p.length).toBeGreaterThanOrEqual(18);
+    // The PEX reactor's, registered by the composition root.
+    m.register(pexMetrics(() => ({ bookSize: 3, dialAttemptRecords: 2, crawlRecords: 1 })));
     // The gateway registers its metrics when it is built.
     createNodeGateway({ config: resolveConfig({}).config.grpc, home: "/nonexistent", logger: pino({ level: "silent" }), metrics: m });
     const all = m.registry.getMetricsAsArray().map((x) => x.name);
     expect(all.filter((n) => n.startsWith("ns_gateway_")).length).toBeGreaterThanOrEqual(8);
     for (const name of all) expect(doc, name).toContain(`\`${name.replace(/^ns_/, "<ns>_")}\``);
+  });
+
+  it("reads the PEX sizes at scrape time", async () => {
+    const m = createPrometheusMetrics({ namespace: "ns", defaultMetrics: false });
+    let size = { bookSize: 3, dialAttemptRecords: 2, crawlRecords: 1 };
+    m.register(pexMetrics(() => size));
+    expect(await m.scrape()).toMatch(/^ns_p2p_address_book_size 3$/m);
+    size = { bookSize: 7, dialAttemptRecords: 0, crawlRecords: 5 };
+    const text = await m.scrape();
+    expect(text).toMatch(/^ns_p2p_address_book_size 7$/m);
+    expect(text).toMatch(/^ns_p2p_pex_dial_attempt_records 0$/m);
+    expect(text).toMatch(/^ns_p2p_pex_crawl_records 5$/m);
   });
 });

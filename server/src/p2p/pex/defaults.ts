@@ -105,3 +105,28 @@ export const DEFAULT_PERSISTENT_PEERS_MAX_DIAL_PERIOD_MS = 0;
 export const MAX_DIAL_ATTEMPT_RECORDS = MAX_BOOK_ENTRIES;
 /** PEX bias towards new addresses used by a seed's replies (`biasToSelectNewPeers`). */
 export const SEED_SELECTION_BIAS_PERCENT = 30;
+
+// ---- Seed (crawler) mode (`seed_mode`)
+
+/** `seed_mode`: crawl the network and answer requests once instead of keeping peers. */
+export const DEFAULT_SEED_MODE = false;
+/** How often a seed crawls and disconnects old peers (`crawlPeerPeriod`, 30 s). */
+export const DEFAULT_CRAWL_PEER_PERIOD_MS = 30_000;
+/** A seed dials one address at most this often (`minTimeBetweenCrawls`, 2 min). */
+export const DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS = 2 * 60_000;
+/**
+ * A seed disconnects a (non-persistent) peer once connected this long
+ * (`SeedDisconnectWaitPeriod`, set to 28 h by CometBFT's node setup): long
+ * enough for a peer to be marked good before the seed lets it go, so that
+ * it advertises proven peers.
+ */
+export const DEFAULT_SEED_DISCONNECT_WAIT_PERIOD_MS = 28 * 60 * 60_000;
+/** A crawl record not refreshed for this long is forgotten (CometBFT's `cleanupCrawlPeerInfos`, 24 h). */
+export const CRAWL_RECORD_MAX_AGE_MS = 24 * 60 * 60_000;
+/**
+ * Crawl records (node ID → last crawl) kept at once (CometBFT: bounded only
+ * by the 24 h clean-up). Every crawled address comes from the book, so its
+ * capacity is enough; past it the record crawled longest ago is forgotten
+ * (that address may then be crawled again sooner than 2 min).
+ */
+export const MAX_CRAWL_RECORDS = MAX_BOOK_ENTRIES;

@@ -33,12 +33,32 @@
  * needs addresses: reinstate expired bans, ask a random peer, and if nothing
  * could be picked, dial the seeds one at a time until one connects.
  *
+ * Seed (crawler) mode (`seedMode`), as CometBFT's: no ensure-peers loop.
+ * - At start, dial the configured seeds (one at a time until one connects),
+ *   or, with none, crawl at once. Then every `crawlPeriodMs` (30 s):
+ *   disconnect (gracefully) every non-persistent peer connected for at least
+ *   `seedDisconnectWaitPeriodMs` (28 h), crawl, and forget crawl records
+ *   older than 24 h.
+ * - A crawl takes `book.getSelection()` and dials, one at a time, each
+ *   address not connected and not crawled in the last
+ *   `minTimeBetweenCrawlsMs` (2 min), with
+ *   the same backoff and ban rules as ensure-peers, and asks each peer it
+ *   connects to for addresses. One crawl runs at a time (a tick that finds
+ *   one running skips it). Crawl dials go through the Switch and so count
+ *   towards `max_num_outbound_peers` (CometBFT's seed has no bound there):
+ *   a crawl stops for the round when the outbound slots are full.
+ * - An inbound peer's PexRequest is answered once with
+ *   `book.getSelectionWithBias(30)` and the peer is then stopped with a
+ *   flushing stop (`SwitchApi.flushStopPeer`): the reply reaches the wire
+ *   before the connection closes. Further requests of that connection are
+ *   ignored, without the rate rule. Outbound peers are treated as above.
+ *
  * State and bounds: per-peer state exists from InitPeer to RemovePeer, so it
  * is bounded by the peer count. Dial-attempt records are bounded by the
- * book's capacity (oldest forgotten first). In-flight dials are bounded by
- * `maxNumOutboundPeers`. Every timer is cleared in OnStop.
- *
- * Not implemented: seed (crawler) mode; `seedMode: true` is refused.
+ * book's capacity (oldest forgotten first), and so are a seed's crawl
+ * records (also forgotten after 24 h). In-flight dials are bounded by
+ * `maxNumOutboundPeers` (a crawl dials one address at a time). Every timer
+ * is cleared in OnStop.
  */
 import type { Logger } from "pino";
 import type { ChannelDescriptor } from "../../wire/mconnection/channel-descriptor.js";
@@ -51,8 +71,14 @@ import { AlreadyConnectedError, OutboundLimitError, SwitchStoppingError } from "
 import type { AddressBook } from "./address-book.js";
 import { type PexClock, type PexRandom, type PexTimer, mathRandom, randomInt, systemPexClock } from "./clock.js";
 import {
+  CRAWL_RECORD_MAX_AGE_MS,
   DEFAULT_BAN_MS,
+  DEFAULT_CRAWL_PEER_PERIOD_MS,
   DEFAULT_ENSURE_PEERS_PERIOD_MS,
+  DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS,
+  DEFAULT_SEED_DISCONNECT_WAIT_PERIOD_MS,
+  DEFAULT_SEED_MODE,
+  MAX_CRAWL_RECORDS,
   DEFAULT_MAX_NUM_OUTBOUND_PEERS,
   DEFAULT_PERSISTENT_PEERS_MAX_DIAL_PERIOD_MS,
   DIAL_BACKOFF_JITTER_MS,
@@ -64,6 +90,7 @@ import {
   PEX_SEND_QUEUE_CAPACITY,
   PEER_MIN_REQUEST_INTERVAL_MS,
   REQUEST_INTERVAL_DIVISOR,
+  SEED_SELECTION_BIAS_PERCENT,
 } from "./defaults.js";
 import { PexConfigError, PexRequestTooSoonError, PexUnsolicitedAddrsError } from "./errors.js";
 import { formatIp, parseIp } from "./ip.js";
@@ -74,8 +101,14 @@ export interface PexReactorOptions {
   readonly addressBook: AddressBook;
   /** `seeds`: `id@host:port` addresses dialed when the book has nothing to dial. */
   readonly seeds?: readonly string[];
-  /** `seed_mode`. Only `false` is supported for now. @default false */
+  /** `seed_mode`: crawl and answer once instead of keeping outbound peers (see the file comment). @default false */
   readonly seedMode?: boolean;
+  /** Seed mode: period of the crawl loop (CometBFT's `crawlPeerPeriod`). @default 30000 */
+  readonly crawlPeriodMs?: number;
+  /** Seed mode: an address is crawled at most once in this long (`minTimeBetweenCrawls`). @default 120000 */
+  readonly minTimeBetweenCrawlsMs?: number;
+  /** Seed mode: non-persistent peers are disconnected once connected this long (`SeedDisconnectWaitPeriod`). @default 100800000 (28 h) */
+  readonly seedDisconnectWaitPeriodMs?: number;
   /** Period of the ensure-peers loop; also sets the request rate limit (a third of it). @default 30000 */
   readonly ensurePeersPeriodMs?: number;
   /** `max_num_outbound_peers`; must match the Switch's. @default 10 */
@@ -100,6 +133,10 @@ interface PeerState {
   /** Requests received (saturates at 2). */
   requestsReceived: number;
   lastRequestReceivedMs: number;
+  /** When InitPeer was called, on our clock: a seed disconnects peers by it. */
+  readonly connectedAtMs: number;
+  /** Seed mode: this inbound peer got its one reply and its flushing stop is under way. */
+  seedReplySent: boolean;
 }
 
 interface DialRecord {
@@ -112,6 +149,11 @@ export type DialOutcome = "connected" | "too_early" | "max_attempts" | "already_
 
 function nonNegativeInteger(field: string, value: number): number {
   if (!Number.isInteger(value) || value < 0) throw new PexConfigError(field, `must be a non-negative integer, got ${value}`);
+  return value;
+}
+
+function positiveInteger(field: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) throw new PexConfigError(field, `must be a positive integer, got ${value}`);
   return value;
 }
 
@@ -135,6 +177,10 @@ export class PexReactor implements Reactor {
   private readonly maxNumOutboundPeers: number;
   private readonly persistentIds: ReadonlySet<string>;
   private readonly persistentMaxDialPeriodMs: number;
+  private readonly seedMode: boolean;
+  private readonly crawlPeriodMs: number;
+  private readonly minTimeBetweenCrawlsMs: number;
+  private readonly seedDisconnectWaitPeriodMs: number;
   private readonly logger: Logger;
   private readonly clock: PexClock;
   private readonly random: PexRandom;
@@ -146,10 +192,12 @@ export class PexReactor implements Reactor {
   private ensureTimer: PexTimer | null = null;
   private wakeTimer: PexTimer | null = null;
   private seedDialInFlight = false;
+  /** Seed mode: node ID → when we last crawled (or tried to crawl) it, least recent first. */
+  private readonly crawled = new Map<string, number>();
+  private crawlInFlight = false;
   private readonly background = new Set<Promise<unknown>>();
 
   constructor(options: PexReactorOptions) {
-    if (options.seedMode === true) throw new PexConfigError("seedMode", "seed (crawler) mode is not supported yet");
     this.book = options.addressBook;
     this.seeds = (options.seeds ?? []).map((s) => parseNetAddress(s));
     this.ensurePeersPeriodMs = nonNegativeInteger("ensurePeersPeriodMs", options.ensurePeersPeriodMs ?? DEFAULT_ENSURE_PEERS_PERIOD_MS);
@@ -160,6 +208,13 @@ export class PexReactor implements Reactor {
     this.persistentMaxDialPeriodMs = nonNegativeInteger(
       "persistentPeersMaxDialPeriodMs",
       options.persistentPeersMaxDialPeriodMs ?? DEFAULT_PERSISTENT_PEERS_MAX_DIAL_PERIOD_MS,
+    );
+    this.seedMode = options.seedMode ?? DEFAULT_SEED_MODE;
+    this.crawlPeriodMs = positiveInteger("crawlPeriodMs", options.crawlPeriodMs ?? DEFAULT_CRAWL_PEER_PERIOD_MS);
+    this.minTimeBetweenCrawlsMs = nonNegativeInteger("minTimeBetweenCrawlsMs", options.minTimeBetweenCrawlsMs ?? DEFAULT_MIN_TIME_BETWEEN_CRAWLS_MS);
+    this.seedDisconnectWaitPeriodMs = nonNegativeInteger(
+      "seedDisconnectWaitPeriodMs",
+      options.seedDisconnectWaitPeriodMs ?? DEFAULT_SEED_DISCONNECT_WAIT_PERIOD_MS,
     );
     this.logger = options.logger.child({ module: "pex" });
     this.clock = options.clock ?? systemPexClock;
@@ -183,14 +238,15 @@ export class PexReactor implements Reactor {
     this.sw = sw;
   }
 
-  /** Starts the address book (loading its file) and the ensure-peers loop. */
+  /** Starts the address book (loading its file) and the ensure-peers loop, or a seed's crawl loop. */
   async onStart(): Promise<void> {
     await this.book.start();
     this.running = true;
     // Deferred to a timer so that the Switch has finished starting when we first dial.
     this.ensureTimer = this.clock.setTimeout(() => {
       this.ensureTimer = null;
-      this.firstEnsure();
+      if (this.seedMode) this.firstCrawl();
+      else this.firstEnsure();
     }, 0);
   }
 
@@ -202,11 +258,12 @@ export class PexReactor implements Reactor {
     this.wakeTimer?.cancel();
     this.wakeTimer = null;
     this.peers.clear();
+    this.crawled.clear();
     await this.book.stop();
   }
 
   initPeer(peer: Peer): void {
-    this.peers.set(peer.id, newPeerState(peer));
+    this.peers.set(peer.id, newPeerState(peer, this.clock.now()));
   }
 
   addPeer(peer: Peer): void {
@@ -250,7 +307,7 @@ export class PexReactor implements Reactor {
     const st = this.peers.get(peer.id);
     if (st?.connectionId === peer.connectionId) return st;
     // Only when a peer is used without InitPeer; RemovePeer still cleans it up.
-    const fresh = newPeerState(peer);
+    const fresh = newPeerState(peer, this.clock.now());
     this.peers.set(peer.id, fresh);
     return fresh;
   }
@@ -264,6 +321,10 @@ export class PexReactor implements Reactor {
 
   private async onRequest(peer: Peer): Promise<void> {
     const st = this.stateOf(peer);
+    if (this.seedMode && !peer.isOutbound()) {
+      await this.answerAsSeed(peer, st);
+      return;
+    }
     const now = this.clock.now();
     if (st.requestsReceived >= 2) {
       const since = now - st.lastRequestReceivedMs;
@@ -276,6 +337,23 @@ export class PexReactor implements Reactor {
     if (st.requestsReceived >= 1) st.lastRequestReceivedMs = now;
     st.requestsReceived = Math.min(2, st.requestsReceived + 1);
     await this.sendAddrs(peer, this.book.getSelection());
+  }
+
+  /**
+   * A seed answers an inbound peer once, then lets it go once the answer is
+   * on the wire. A request that arrives while that stop is under way is
+   * ignored, as CometBFT does.
+   */
+  private async answerAsSeed(peer: Peer, st: PeerState): Promise<void> {
+    if (st.seedReplySent) return;
+    st.seedReplySent = true;
+    await this.sendAddrs(peer, this.book.getSelectionWithBias(SEED_SELECTION_BIAS_PERCENT));
+    const sw = this.sw;
+    if (sw === null) return;
+    // Not awaited: the flush may take a while, and this peer's delivery need not wait for it.
+    sw.flushStopPeer(peer).catch((err: unknown) => {
+      this.logger.debug({ peer_id: peer.id, err }, "flushing stop failed");
+    });
   }
 
   private async sendAddrs(peer: Peer, addrs: readonly NetAddress[]): Promise<void> {
@@ -369,9 +447,9 @@ export class PexReactor implements Reactor {
     }, this.ensurePeersPeriodMs);
   }
 
-  /** Runs ensure-peers soon, outside the period, without asking a peer for addresses. */
+  /** Runs ensure-peers soon, outside the period, without asking a peer for addresses. A seed has no such loop. */
   private wake(): void {
-    if (!this.running || this.wakeTimer !== null) return;
+    if (!this.running || this.seedMode || this.wakeTimer !== null) return;
     this.wakeTimer = this.clock.setTimeout(() => {
       this.wakeTimer = null;
       this.safeEnsurePeers(false);
@@ -423,6 +501,11 @@ export class PexReactor implements Reactor {
   }
 
   /** Failed dials recorded for `addr`'s backoff (0 when none or after a success). */
+  /** Addresses with failed-dial records (bounded by the book's capacity). */
+  get dialAttemptRecordCount(): number {
+    return this.dialAttempts.size;
+  }
+
   attemptsToDial(addr: NetAddress): number {
     return this.dialAttempts.get(formatNetAddress(addr))?.attempts ?? 0;
   }
@@ -509,6 +592,110 @@ export class PexReactor implements Reactor {
     );
   }
 
+  // ---------------------------------------------------------------- seed mode: crawling
+
+  /** A seed's first round: ask the configured seeds, or crawl the book if there are none. */
+  private firstCrawl(): void {
+    if (!this.running) return;
+    if (this.seeds.length > 0) this.dialSeeds();
+    else this.crawl();
+    this.scheduleCrawl();
+  }
+
+  private scheduleCrawl(): void {
+    this.ensureTimer = this.clock.setTimeout(() => {
+      this.ensureTimer = null;
+      if (!this.running) return;
+      try {
+        this.crawlRound();
+      } catch (err) {
+        this.logger.error({ err }, "crawl round failed");
+      }
+      this.scheduleCrawl();
+    }, this.crawlPeriodMs);
+  }
+
+  /** One period of a seed: disconnect old peers, crawl, forget stale crawl records. */
+  crawlRound(): void {
+    this.attemptDisconnects();
+    this.crawl();
+    this.cleanupCrawlRecords();
+  }
+
+  /** Gracefully stops every non-persistent peer connected for at least the seed's wait period. */
+  private attemptDisconnects(): void {
+    const sw = this.sw;
+    if (sw === null) return;
+    const now = this.clock.now();
+    for (const peer of sw.peers().list()) {
+      if (peer.isPersistent()) continue;
+      const st = this.peers.get(peer.id);
+      const connectedAtMs = st?.connectionId === peer.connectionId ? st.connectedAtMs : now;
+      if (now - connectedAtMs < this.seedDisconnectWaitPeriodMs) continue;
+      this.logger.debug({ peer_id: peer.id, connected_ms: now - connectedAtMs }, "seed: disconnecting peer after the wait period");
+      sw.stopPeerGracefully(peer);
+    }
+  }
+
+  /** Starts a crawl of `book.getSelection()` unless one is running. */
+  private crawl(): void {
+    if (this.crawlInFlight) {
+      this.logger.debug("seed: previous crawl still running; skipping this one");
+      return;
+    }
+    const addrs = this.book.getSelection();
+    this.crawlInFlight = true;
+    this.track(
+      this.crawlAddresses(addrs).finally(() => {
+        this.crawlInFlight = false;
+      }),
+    );
+  }
+
+  /** Dials each address not crawled recently, one at a time, and asks those it connects to for addresses. */
+  private async crawlAddresses(addrs: readonly NetAddress[]): Promise<void> {
+    for (const addr of addrs) {
+      const sw = this.sw;
+      if (!this.isRunning() || sw === null) return;
+      const now = this.clock.now();
+      const last = this.crawled.get(addr.id);
+      if (last !== undefined && now - last < this.minTimeBetweenCrawlsMs) continue;
+      // Connected or being dialed: nothing to crawl (the Switch would refuse the dial).
+      if (sw.peers().has(addr.id) || this.dialing.has(addr.id)) continue;
+      const counts = sw.numPeers();
+      if (counts.outbound + counts.dialing >= this.maxNumOutboundPeers && !this.persistentIds.has(addr.id)) {
+        this.logger.debug({ outbound: counts.outbound, dialing: counts.dialing }, "seed: outbound slots full; crawl stops for this round");
+        return;
+      }
+      this.recordCrawl(addr.id, now);
+      const outcome = await this.dialPeer(addr);
+      if (outcome !== "connected") {
+        this.logger.debug({ addr: formatNetAddress(addr), outcome }, "seed: crawl dial did not connect");
+        continue;
+      }
+      const peer = sw.peers().get(addr.id);
+      if (peer !== undefined) this.requestAddrs(peer);
+    }
+  }
+
+  private recordCrawl(id: string, nowMs: number): void {
+    this.crawled.delete(id); // re-inserted last: the map's order is least recently crawled first
+    if (this.crawled.size >= MAX_CRAWL_RECORDS) {
+      const oldest = this.crawled.keys().next().value;
+      if (oldest !== undefined) this.crawled.delete(oldest);
+    }
+    this.crawled.set(id, nowMs);
+  }
+
+  /** Forgets addresses not crawled for 24 h: they have left the book. */
+  private cleanupCrawlRecords(): void {
+    const now = this.clock.now();
+    for (const [id, at] of this.crawled) {
+      if (now - at <= CRAWL_RECORD_MAX_AGE_MS) break; // least recent first: the rest are newer
+      this.crawled.delete(id);
+    }
+  }
+
   private track(p: Promise<unknown>): void {
     this.background.add(p);
     void p.finally(() => this.background.delete(p));
@@ -526,6 +713,16 @@ export class PexReactor implements Reactor {
     return this.peers.size;
   }
 
+  /** Seed mode: crawl records held (at most {@link MAX_CRAWL_RECORDS}). */
+  get crawlRecordCount(): number {
+    return this.crawled.size;
+  }
+
+  /** True in seed (crawler) mode. */
+  get isSeed(): boolean {
+    return this.seedMode;
+  }
+
   /** True while a PexRequest of ours to `peerId` awaits its reply. */
   hasOutstandingRequest(peerId: string): boolean {
     return this.peers.get(peerId)?.requestOutstanding === true;
@@ -537,7 +734,7 @@ export class PexReactor implements Reactor {
   }
 }
 
-function newPeerState(peer: Peer): PeerState {
+function newPeerState(peer: Peer, nowMs: number): PeerState {
   return {
     connectionId: peer.connectionId,
     requestOutstanding: false,
@@ -545,5 +742,7 @@ function newPeerState(peer: Peer): PeerState {
     lastRequestSentMs: 0,
     requestsReceived: 0,
     lastRequestReceivedMs: 0,
+    connectedAtMs: nowMs,
+    seedReplySent: false,
   };
 }

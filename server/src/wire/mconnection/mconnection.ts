@@ -262,10 +262,21 @@ export class MConnection {
   }
 
   /**
-   * Sends everything queued (honouring the send rate limit and
-   * backpressure), flushes, ends the stream, then closes. Pending `send`
-   * waiters get false. Bounded by `flushStopTimeoutMs`, after which it
-   * closes anyway.
+   * CometBFT's `FlushStop`, bounded. At once: no new sends are accepted
+   * (pending `send` waiters get false), pings stop, and reading pauses. Then
+   * everything already queued, including a message partly sent, goes out
+   * (honouring the send rate limit and backpressure), the write buffer is
+   * flushed and our side of the stream is ended (a FIN once the duplex has
+   * handed every byte to the kernel). From then on incoming bytes are read
+   * and discarded until the remote closes its side: closing a socket with
+   * unread received bytes makes the kernel send a reset, which may destroy
+   * data the remote has not read yet. The remote closes as soon as it reads
+   * our end (a CometBFT node drops the connection on EOF).
+   *
+   * The whole sequence is bounded by `flushStopTimeoutMs` (Go waits forever
+   * on a peer that stops reading); when it passes, the connection is closed
+   * as by {@link stop}. Resolves once stopped. Never calls `onError` unless
+   * the stream fails before our end was written. Idempotent.
    */
   flushStop(): Promise<void> {
     if (this.flushStopPromise !== null) return this.flushStopPromise;
@@ -574,10 +585,11 @@ export class MConnection {
     this.flush();
     this.flushTimer?.cancel();
     this.flushTimer = null;
-    // end() lets the duplex write out what it holds before closing.
-    this.conn.end(() => {
-      this.stop();
-    });
+    // end() writes out what the duplex holds, then ends our side.
+    this.conn.end();
+    // Read (and drop) until the remote closes: see flushStop.
+    if (this.remoteEnded) this.stop();
+    else this.resumeStream();
   }
 
   // -------------------------------------------------------------------------
@@ -679,10 +691,13 @@ export class MConnection {
     // Packets already buffered are still handled, then EOF drops the connection.
     this.remoteEnded = true;
     if (this.state === "running") this.pump();
+    // A flushing stop whose end is written is done once the remote ends too.
+    else if (this.state === "flushing" && this.flushStopEnding) this.stop();
   };
 
   private readonly onStreamClose = (): void => {
-    if (this.state === "running" || this.state === "flushing") this.fail(new ConnectionClosedError());
+    if (this.state === "flushing" && this.flushStopEnding) this.stop();
+    else if (this.state === "running" || this.state === "flushing") this.fail(new ConnectionClosedError());
   };
 
   private readonly onStreamError = (err: unknown): void => {

@@ -255,6 +255,19 @@ export class FakeSwitch implements SwitchApi {
     this.disconnect(peer);
   }
 
+  /** Peers the reactor asked to flush-stop, in order. Like the real Switch, the removal comes later (`completeFlushStops`). */
+  readonly flushStops: Peer[] = [];
+
+  flushStopPeer(peer: Peer): Promise<void> {
+    if (this.connected.get(peer.id) === peer) this.flushStops.push(peer);
+    return Promise.resolve();
+  }
+
+  /** Ends every flushing stop asked for: RemovePeer, as the Switch does once flushed. */
+  completeFlushStops(): void {
+    for (const peer of this.flushStops.splice(0)) this.disconnect(peer);
+  }
+
   dialPeersAsync(): void {
     /* not used */
   }

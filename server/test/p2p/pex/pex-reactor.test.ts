@@ -51,9 +51,11 @@ describe("PexReactor channel and options", () => {
     expect(PEX_RECV_MESSAGE_CAPACITY_BYTES).toBe(64_000);
   });
 
-  it("refuses seed mode, malformed seeds and a zero period, naming the option", () => {
+  it("refuses malformed seeds, zero periods and negative limits, naming the option", () => {
     const base = { addressBook: makeBook(), logger: silentLogger };
-    expect(() => new PexReactor({ ...base, seedMode: true })).toThrow(PexConfigError);
+    expect(new PexReactor({ ...base, seedMode: true }).isSeed).toBe(true);
+    expect(() => new PexReactor({ ...base, seedMode: true, crawlPeriodMs: 0 })).toThrow(PexConfigError);
+    expect(() => new PexReactor({ ...base, seedDisconnectWaitPeriodMs: -1 })).toThrow(/seedDisconnectWaitPeriodMs/);
     expect(() => new PexReactor({ ...base, seeds: ["not-an-address"] })).toThrow(NetAddressError);
     expect(() => new PexReactor({ ...base, ensurePeersPeriodMs: 0 })).toThrow(/ensurePeersPeriodMs/);
     expect(() => new PexReactor({ ...base, maxNumOutboundPeers: -1 })).toThrow(/maxNumOutboundPeers/);
@@ -414,5 +416,99 @@ describe("PexReactor ensure peers", () => {
     expect(book.hasAddress(publicAddr(0))).toBe(true);
     clock.advance(30_000);
     expect(sw.dials).toEqual([formatNetAddress(publicAddr(0))]);
+  });
+});
+
+describe("PexReactor in seed mode", () => {
+  it("answers an inbound peer once, then asks the Switch for a flushing stop; a repeat is ignored", async () => {
+    const { reactor, sw } = await setup({ bookSize: 40, reactor: { seedMode: true } });
+    const peer = new FakePeer({ outbound: false });
+    const p = sw.connect(peer);
+    await deliver(reactor, p, encodePexRequest());
+    expect(kinds(peer)).toEqual(["addrs"]);
+    expect(replies(peer)[0]!.length).toBeGreaterThan(0);
+    expect(sw.flushStops).toEqual([p]);
+    // Its flushing stop is under way: a second request (even at once) is neither answered nor punished.
+    await deliver(reactor, p, encodePexRequest());
+    await deliver(reactor, p, encodePexRequest());
+    expect(kinds(peer)).toEqual(["addrs"]);
+    expect(sw.flushStops).toEqual([p]);
+    expect(sw.stops).toEqual([]);
+    sw.completeFlushStops();
+    expect(reactor.trackedPeerCount).toBe(0);
+  });
+
+  it("treats an outbound peer's requests as a non-seed does (rate rule, no disconnect)", async () => {
+    const { reactor, sw } = await setup({ bookSize: 5, reactor: { seedMode: true } });
+    const peer = new FakePeer({ outbound: true });
+    const p = sw.connect(peer);
+    peer.sent.length = 0;
+    await deliver(reactor, p, encodePexRequest());
+    await deliver(reactor, p, encodePexRequest());
+    expect(kinds(peer)).toEqual(["addrs", "addrs"]);
+    expect(sw.flushStops).toEqual([]);
+    await deliver(reactor, p, encodePexRequest()); // third, too soon
+    expect(sw.stops).toHaveLength(1);
+    expect(sw.stops[0]!.reason).toBeInstanceOf(PexRequestTooSoonError);
+  });
+
+  it("crawls due addresses, asks those it reaches, and lets peers go after the wait period", async () => {
+    const { reactor, sw, clock } = await setup({
+      bookSize: 3,
+      reactor: { seedMode: true, crawlPeriodMs: 1_000, minTimeBetweenCrawlsMs: 5_000, seedDisconnectWaitPeriodMs: 10_000 },
+    });
+    const reached = new Map<string, FakePeer>();
+    sw.dialImpl = (address) => {
+      const fake = new FakePeer({ id: address.split("@")[0]!, outbound: true });
+      reached.set(fake.id, fake);
+      return Promise.resolve(sw.connect(fake));
+    };
+    clock.advance(0); // the first crawl: no seeds configured
+    await reactor.idle();
+    expect(sw.dials).toHaveLength(3);
+    for (const fake of reached.values()) {
+      expect(kinds(fake)).toEqual(["request"]);
+      expect(reactor.hasOutstandingRequest(fake.id)).toBe(true);
+    }
+    expect(reactor.crawlRecordCount).toBe(3);
+    const first = [...sw.connected.values()];
+    // Rounds every second: nobody is dialed again while connected (and crawled < 5 s ago) or let go before 10 s.
+    for (let t = 1; t <= 9; t++) {
+      clock.advance(1_000);
+      await reactor.idle();
+      expect(sw.dials, `at ${t} s`).toHaveLength(3);
+      expect([...sw.connected.values()], `at ${t} s`).toEqual(first);
+    }
+    // At 10 s of connection they are let go (none is persistent); being due, the same round crawls them again.
+    clock.advance(1_000);
+    await reactor.idle();
+    for (const p of first) expect(sw.connected.get(p.id)).not.toBe(p);
+    expect(sw.dials).toHaveLength(6);
+    expect(sw.connected.size).toBe(3);
+    await reactor.onStop();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it("stops a crawl round when the outbound slots are full", async () => {
+    const { reactor, sw, clock } = await setup({ bookSize: 5, reactor: { seedMode: true, maxNumOutboundPeers: 2 } });
+    sw.dialImpl = (address) => Promise.resolve(sw.connect(new FakePeer({ id: address.split("@")[0]!, outbound: true })));
+    clock.advance(0);
+    await reactor.idle();
+    expect(sw.dials).toHaveLength(2);
+    expect(reactor.crawlRecordCount).toBe(2);
+  });
+
+  it("does not run ensure-peers: a reply from a configured seed wakes nothing", async () => {
+    const seed = new FakePeer({ outbound: true });
+    const { reactor, sw, clock } = await setup({ reactor: { seedMode: true, seeds: [`${seed.id}@93.184.216.34:26656`] } });
+    sw.dialImpl = () => Promise.resolve(sw.connect(seed));
+    clock.advance(0);
+    await reactor.idle();
+    expect(sw.dials).toEqual([`${seed.id}@93.184.216.34:26656`]); // the seeds first, no crawl
+    expect(kinds(seed)).toEqual(["request"]);
+    await deliver(reactor, seed.asPeer(), encodePexAddrs([publicAddr(1), publicAddr(2)]));
+    clock.advance(0);
+    await reactor.idle();
+    expect(sw.dials).toHaveLength(1); // ensure-peers would have dialed the new addresses
   });
 });

@@ -174,6 +174,37 @@ describe("MConnection lifecycle", () => {
     expect(raw.bytes).toBe(0);
   });
 
+  it("flushStop ends our side, then reads and drops until the remote closes, and stops without an error", async () => {
+    const clock = new FakeClock();
+    const [connA, connB] = createDuplexPair();
+    const a = createSide(connA, [{ id: 1, priority: 1 }], { flushStopTimeoutMs: 3000, sendRateBytesPerSecond: 0, flushThrottleMs: 0 }, { clock });
+    const raw = new RawPeer(connB);
+    let remoteEnded = false;
+    connB.on("end", () => {
+      remoteEnded = true;
+    });
+    a.mconn.start();
+    expect(a.mconn.trySend(1, new Uint8Array(5000))).toBe(true);
+    let stopped = false;
+    void a.mconn.flushStop().then(() => {
+      stopped = true;
+    });
+    await waitFor(() => remoteEnded, "our end to reach the remote");
+    expect(raw.packets.filter((p) => p.kind === "msg")).toHaveLength(5); // 5000 bytes in 1024-byte packets
+    // Still open: the remote may still be sending. Its bytes are read and dropped (a ping is not answered).
+    expect(stopped).toBe(false);
+    raw.write(Uint8Array.of(0x02, 0x0a, 0x00)); // a ping
+    await ticks(20);
+    expect(stopped).toBe(false);
+    expect(a.mconn.status().recvBufferedBytes).toBe(0);
+    connB.end(); // the remote closes in turn
+    await waitFor(() => stopped, "the stop");
+    expect(a.mconn.currentState).toBe("stopped");
+    expect(a.errors).toEqual([]);
+    expect(clock.pendingTimers).toBe(0);
+    expect(raw.count("pong")).toBe(0);
+  });
+
   it("leaves no timer armed after stop", async () => {
     const clock = new FakeClock();
     const [connA, connB] = createDuplexPair();
