@@ -7,8 +7,9 @@
  */
 import { type ServerDuplexStream, Server, ServerCredentials } from "@grpc/grpc-js";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { type AttachRequest, type AttachResponse, type Command, ReactorGatewayServiceService } from "../src/gen/switchboard/gateway/v1/gateway.js";
-import { MAX_REQUEST_BATCH_BYTES, MAX_REQUEST_BATCH_COMMANDS, Outbox } from "../src/internal/outbox.js";
+import { AttachRequest, type AttachResponse, type Command, ReactorGatewayServiceService } from "../src/gen/switchboard/gateway/v1/gateway.js";
+import { MAX_CONTROL_REQUEST_BYTES, MAX_REQUEST_BATCH_BYTES, MAX_REQUEST_BATCH_COMMANDS, Outbox } from "../src/internal/outbox.js";
+import { CommandError } from "../src/errors.js";
 import { ReactorClient } from "../src/reactor-client.js";
 import type { ReactorEvent } from "../src/types.js";
 import { NODE_INFO, ev, until } from "./support/fake-node.js";
@@ -72,6 +73,29 @@ describe("Outbox", () => {
     await turn();
     const shape = out.map((r) => (r.msg?.$case === "batch" ? r.msg.value.commands.map((c) => Number(c.requestId)) : r.msg?.$case === "command" ? [Number(r.msg.value.requestId)] : []));
     expect(shape).toEqual([[0, 1, 2], [3], [9], [10]]);
+  });
+
+  it(`keeps a batch holding a command without a payload within ${MAX_CONTROL_REQUEST_BYTES} bytes (the node's screen); payload commands still batch large`, async () => {
+    const out: AttachRequest[] = [];
+    const box = new Outbox((r) => out.push(r));
+    const setPeerData = (requestId: bigint): AttachRequest => ({
+      msg: { $case: "command", value: { requestId, kind: { $case: "setPeerData", value: { connectionId: "c".repeat(20), peerId: "", key: "k", value: new Uint8Array(3000) } } } },
+    });
+    box.add({ msg: { $case: "ack", value: { eventSeq: 2n ** 63n } } });
+    box.add({ msg: { $case: "credit", value: { messages: 0xffff_ffff, bytes: 2n ** 63n } } });
+    for (let i = 0; i < 40; i++) box.add(setPeerData(BigInt(i)));
+    await turn();
+    const sizes = out.map((r) => AttachRequest.encode(r).finish().length);
+    expect(out.length).toBeGreaterThanOrEqual(2);
+    for (const size of sizes) expect(size).toBeLessThanOrEqual(MAX_CONTROL_REQUEST_BYTES);
+    const ids = out.flatMap((r) => (r.msg?.$case === "batch" ? r.msg.value.commands.map((c) => Number(c.requestId)) : []));
+    expect(ids).toEqual(Array.from({ length: 40 }, (_, i) => i));
+
+    out.length = 0;
+    for (let i = 0; i < 40; i++) box.add(trySend(BigInt(i), 3000));
+    await turn();
+    expect(out).toHaveLength(1);
+    expect(AttachRequest.encode(out[0] as AttachRequest).finish().length).toBeGreaterThan(MAX_CONTROL_REQUEST_BYTES);
   });
 
   it("writes Register (and flushes before it) at once, and drops what waits when discarded", async () => {
@@ -207,6 +231,34 @@ describe("against a real node", () => {
       await rb.waitFor(() => rb.events.filter((e) => e.type === "receive").length === n, `${n} messages`);
       const got = rb.events.flatMap((e) => (e.type === "receive" ? [new TextDecoder().decode(e.message)] : []));
       expect(got).toEqual(Array.from({ length: n }, (_, i) => `m${i}`));
+    } finally {
+      ra.stop();
+      rb.stop();
+    }
+  }, 60_000);
+
+  it("40 SetPeerData of 3 KB issued at once all succeed on one stream; one the node could not read fails here, unsent", async () => {
+    const node = await SwitchboardNode.start({ moniker: "pd", network: "pd-net", reactors: ["app"] });
+    const peerNode = await SwitchboardNode.start({ moniker: "pe", network: "pd-net", reactors: ["app"] });
+    const channels = [{ id: CH, priority: 5, sendQueueCapacity: 10 }];
+    const ra = new Recorder(new ReactorClient({ target: await node.grpc, name: "app", channels, reconnect: false }));
+    const rb = new Recorder(new ReactorClient({ target: await peerNode.grpc, name: "app", channels, reconnect: false }));
+    try {
+      await Promise.all([node.started, peerNode.started]);
+      await ra.client.dialPeers([await peerNode.started]);
+      await ra.waitFor(() => ra.events.some((e) => e.type === "addPeer"), "AddPeer");
+      const added = ra.events.find((e) => e.type === "addPeer");
+      if (added?.type !== "addPeer") throw new Error("no peer");
+      const value = (i: number): Uint8Array => new Uint8Array(3000).fill(i);
+      await Promise.all(Array.from({ length: 40 }, (_, i) => ra.client.setPeerData(added.peer, `k${i}`, value(i))));
+      const read = await Promise.all(Array.from({ length: 40 }, (_, i) => ra.client.getPeerData(added.peer, `k${i}`)));
+      read.forEach((v, i) => expect(new Uint8Array(v ?? [])).toEqual(value(i)));
+      const tooLarge = ra.client.setPeerData(added.peer, "big", new Uint8Array(MAX_CONTROL_REQUEST_BYTES));
+      await expect(tooLarge).rejects.toBeInstanceOf(CommandError);
+      await expect(tooLarge).rejects.toMatchObject({ code: 3, reason: "INVALID_FIELD" });
+      // The stream lived through all of it: still the first session, and commands still work.
+      expect(new Uint8Array((await ra.client.getPeerData(added.peer, "k0")) ?? [])).toEqual(value(0));
+      expect(ra.events.filter((e) => e.type === "start")).toHaveLength(1);
     } finally {
       ra.stop();
       rb.stop();

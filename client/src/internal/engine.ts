@@ -39,6 +39,7 @@ import { AttachError, CommandError, CommandInterruptedError, CommandQueueFullErr
 import type { AttachTransport } from "../transport.js";
 import type { ChannelConfig, NodeInfo, PeerInfo, ReactorEvent } from "../types.js";
 import { bareShell, channelToApi, nodeInfoFromApi, peerFromApi } from "./convert.js";
+import { MAX_CONTROL_REQUEST_BYTES, exceedsControlLimit } from "./outbox.js";
 
 export type EngineStateName = "idle" | "connecting" | "attached" | "backoff" | "finishing";
 
@@ -597,6 +598,12 @@ export class Engine {
     }
     if (this.waiting.length >= this.config.commandQueueCapacity) {
       return Promise.reject(new CommandQueueFullError(`${label}: ${this.config.commandQueueCapacity} commands are already waiting (commandQueueCapacity)`));
+    }
+    if (exceedsControlLimit({ requestId: 0n, kind })) {
+      // The node would end the stream for it: refuse it here, as the node refuses a command it can read.
+      return Promise.reject(
+        new CommandError(label, Status.INVALID_ARGUMENT, "INVALID_FIELD", `the command is over ${MAX_CONTROL_REQUEST_BYTES} bytes encoded, the most the node reads for a command that is not send, try_send or broadcast`),
+      );
     }
     return new Promise<CommandOutcome>((resolve, reject) => {
       this.waiting.push({ kind, label, bytes: commandBytes(kind), resolve, reject });

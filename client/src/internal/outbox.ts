@@ -5,7 +5,9 @@
  * credit, then the commands in order), written at the end of the turn
  * (`setImmediate`). A batch that would pass {@link MAX_REQUEST_BATCH_COMMANDS}
  * commands or {@link MAX_REQUEST_BATCH_BYTES} payload bytes is written at
- * once and a new one begins; a lone part goes as the plain message it is.
+ * once and a new one begins, and so is one that holds a command without a
+ * payload and would pass {@link MAX_CONTROL_REQUEST_BYTES} (the node's screen);
+ * a lone part goes as the plain message it is.
  *
  * Coalescing keeps the node's view the same: acks are cumulative (the last
  * one covers the others), credits add up, and commands keep their order.
@@ -17,7 +19,7 @@
  *
  * @internal
  */
-import type { AttachRequest, Command, Credit } from "../gen/switchboard/gateway/v1/gateway.js";
+import { type AttachRequest, Command, type Credit } from "../gen/switchboard/gateway/v1/gateway.js";
 
 /** Most commands in one RequestBatch: the node's limit (beyond it the node refuses each command of the batch). */
 export const MAX_REQUEST_BATCH_COMMANDS = 1024;
@@ -29,7 +31,40 @@ export const MAX_REQUEST_BATCH_COMMANDS = 1024;
  */
 export const MAX_REQUEST_BATCH_BYTES = 1024 * 1024;
 
+/**
+ * The node decodes an AttachRequest over 64 KiB only when every command in it
+ * is a send, try_send or broadcast (its screen; anything else ends the
+ * stream): a batch holding any other command stays within this size.
+ */
+export const MAX_CONTROL_REQUEST_BYTES = 64 * 1024;
+/** What a RequestBatch adds around its commands at most: request framing, an ack and a credit (43 bytes; some slack). */
+const REQUEST_OVERHEAD_BYTES = 64;
+
 const MAX_UINT32 = 0xffff_ffff;
+
+/** Send, try_send and broadcast: the commands the node admits in requests over 64 KiB. */
+export function isPayloadCommand(c: Command): boolean {
+  const k = c.kind?.$case;
+  return k === "send" || k === "trySend" || k === "broadcast";
+}
+
+/**
+ * A command's encoded size in a batch, an upper bound: exact for commands
+ * without a payload (they are rare and small), payload plus the largest
+ * framing for the others (whose identifiers are short).
+ */
+export function commandWireBytes(c: Command): number {
+  if (!isPayloadCommand(c)) return Command.encode(c).finish().length + 6;
+  const k = c.kind;
+  if (k?.$case === "broadcast") return k.value.message.length + 32;
+  if (k?.$case === "send" || k?.$case === "trySend") return k.value.message.length + k.value.connectionId.length * 3 + k.value.peerId.length * 3 + 48;
+  return 0;
+}
+
+/** Whether a command without a payload is too large to be sent at all (the node would end the stream). */
+export function exceedsControlLimit(c: Command): boolean {
+  return !isPayloadCommand(c) && commandWireBytes(c) + REQUEST_OVERHEAD_BYTES > MAX_CONTROL_REQUEST_BYTES;
+}
 
 function payloadBytes(c: Command): number {
   const k = c.kind;
@@ -50,6 +85,9 @@ export class Outbox {
   private credit: Credit | null = null;
   private commands: Command[] = [];
   private commandBytes = 0;
+  /** Encoded size of the waiting commands (upper bound), and whether one of them has no payload. */
+  private wireBytes = 0;
+  private hasControl = false;
   private scheduled: NodeJS.Immediate | null = null;
   private readonly onTurnEnd = (): void => {
     this.scheduled = null;
@@ -74,9 +112,14 @@ export class Outbox {
       }
       case "command": {
         const bytes = payloadBytes(m.value);
-        if (this.commands.length >= MAX_REQUEST_BATCH_COMMANDS || (this.commands.length > 0 && this.commandBytes + bytes > MAX_REQUEST_BATCH_BYTES)) this.flush();
+        const wire = commandWireBytes(m.value);
+        const control = !isPayloadCommand(m.value);
+        const overControlLimit = (this.hasControl || control) && this.wireBytes + wire + REQUEST_OVERHEAD_BYTES > MAX_CONTROL_REQUEST_BYTES;
+        if (this.commands.length >= MAX_REQUEST_BATCH_COMMANDS || (this.commands.length > 0 && (this.commandBytes + bytes > MAX_REQUEST_BATCH_BYTES || overControlLimit))) this.flush();
         this.commands.push(m.value);
         this.commandBytes += bytes;
+        this.wireBytes += wire;
+        this.hasControl ||= control;
         break;
       }
       default:
@@ -100,6 +143,8 @@ export class Outbox {
     this.credit = null;
     this.commands = [];
     this.commandBytes = 0;
+    this.wireBytes = 0;
+    this.hasControl = false;
     if (parts === 1) {
       if (ack !== null) this.write({ msg: { $case: "ack", value: { eventSeq: ack } } });
       else if (credit !== null) this.write({ msg: { $case: "credit", value: credit } });
@@ -117,5 +162,7 @@ export class Outbox {
     this.credit = null;
     this.commands = [];
     this.commandBytes = 0;
+    this.wireBytes = 0;
+    this.hasControl = false;
   }
 }
