@@ -500,12 +500,12 @@ export class PexReactor implements Reactor {
     }
   }
 
-  /** Failed dials recorded for `addr`'s backoff (0 when none or after a success). */
   /** Addresses with failed-dial records (bounded by the book's capacity). */
   get dialAttemptRecordCount(): number {
     return this.dialAttempts.size;
   }
 
+  /** Failed dials recorded for `addr`'s backoff (0 when none or after a success). */
   attemptsToDial(addr: NetAddress): number {
     return this.dialAttempts.get(formatNetAddress(addr))?.attempts ?? 0;
   }
