@@ -137,7 +137,8 @@ export class Gateway {
   private readonly logger: Logger;
   private readonly limits: RemoteReactorLimits;
   private bound: string | null = null;
-  private readonly openCalls = new Set<ServerDuplexStream<Buffer, AttachResponse>>();
+  /** Open Attach streams, each with the writer of its command results. */
+  private readonly openCalls = new Map<ServerDuplexStream<Buffer, AttachResponse>, ResultWriter>();
   private readonly security: GatewaySecurity;
   /** AttachRequests refused before decoding (too large for their kind, or malformed). */
   refusedRequests = 0;
@@ -174,6 +175,22 @@ export class Gateway {
       keepCase: true,
     });
     new ReflectionService(packageDefinition).addToServer(this.server);
+  }
+
+  /** Open Attach streams (bounded by the reactors attached and grpc-js's concurrent streams). */
+  get openStreams(): number {
+    return this.openCalls.size;
+  }
+
+  /** Command results waiting for a full stream to drain, and streams not read until it does, over all open streams. */
+  resultsBacklog(): { readonly waiting: number; readonly pausedStreams: number } {
+    let waiting = 0;
+    let pausedStreams = 0;
+    for (const w of this.openCalls.values()) {
+      waiting += w.waiting;
+      if (w.readingPaused) pausedStreams++;
+    }
+    return { waiting, pausedStreams };
   }
 
   /** Remote reactors by name. */
@@ -255,7 +272,7 @@ export class Gateway {
   /** Closes the server. Call after the Switch stopped (every reactor got OnStop and its stream ended). */
   async close(): Promise<void> {
     this.setServing(false);
-    for (const call of this.openCalls) call.end();
+    for (const call of this.openCalls.keys()) call.end();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -294,7 +311,6 @@ export class Gateway {
   // ------------------------------------------------------------ Attach
 
   private onAttach(call: ServerDuplexStream<Buffer, AttachResponse>): void {
-    this.openCalls.add(call);
     let rr: RemoteReactor | null = null;
     let sink: EventSink | null = null;
     let ctx: { readonly rr: RemoteReactor; readonly sw: Switch } | null = null;
@@ -304,11 +320,13 @@ export class Gateway {
     const log = this.logger.child({ peer: call.getPeer() });
     const observer = this.options.observer;
     const results = new ResultWriter(call, (n) => observer?.resultBatch?.(n));
+    this.openCalls.set(call, results);
 
     const fail = (err: unknown): void => {
       if (closed) return;
       closed = true;
       results.close();
+      this.openCalls.delete(call);
       const st = toServiceError(err, log);
       log.info({ reactor: rr?.name, code: st.code, details: st.details }, "attach stream ended with an error");
       if (rr !== null && sink !== null) rr.detach(sink);

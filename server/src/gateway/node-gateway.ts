@@ -165,6 +165,30 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
         for (const [name, rr] of reactors()) this.set({ reactor: name }, rr.removedConnectionsRemembered);
       },
     });
+    new Gauge({
+      name: `${ns}_gateway_attach_streams`,
+      help: "Open Attach streams.",
+      registers: [registry],
+      collect() {
+        this.set(gateway?.openStreams ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${ns}_gateway_results_waiting`,
+      help: "Command results waiting for a full Attach stream to drain, over all streams.",
+      registers: [registry],
+      collect() {
+        this.set(gateway?.resultsBacklog().waiting ?? 0);
+      },
+    });
+    new Gauge({
+      name: `${ns}_gateway_streams_read_paused`,
+      help: "Attach streams not read until their clients read the results waiting for them.",
+      registers: [registry],
+      collect() {
+        this.set(gateway?.resultsBacklog().pausedStreams ?? 0);
+      },
+    });
     new Counter({
       name: `${ns}_gateway_dropped_events_total`,
       help: "Receive events not delivered, by the policy (or missing session) that dropped them.",

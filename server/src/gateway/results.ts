@@ -72,6 +72,16 @@ export class ResultWriter {
     private readonly observeBatch?: (results: number) => void,
   ) {}
 
+  /** Results waiting to be written (for a stream whose buffer is full). */
+  get waiting(): number {
+    return this.pending.length;
+  }
+
+  /** True while the stream is not read until its buffer drains. */
+  get readingPaused(): boolean {
+    return this.paused;
+  }
+
   /** From now on, results go out in ResultBatches (the client set Register.batch_results). */
   batchResults(): void {
     this.batched = true;

@@ -364,9 +364,13 @@ describe("results and a client that does not read them", () => {
     // The node answered what it read, then stopped reading: far fewer than all batches were taken.
     expect(readWhilePaused).toBeLessThan(total / 2);
     expect(batchesRead).toBe(readWhilePaused);
+    // What the gauges behind `<ns>_gateway_streams_read_paused` and `_results_waiting` read.
+    expect(a.gw.resultsBacklog().pausedStreams).toBe(1);
+    if (batchResults) expect(a.gw.resultsBacklog().waiting).toBeGreaterThan(0);
     ca.call.resume();
     await ca.resultsOf(ids, 30_000);
     expect(batchesRead).toBe(total);
+    expect(a.gw.resultsBacklog()).toEqual({ waiting: 0, pausedStreams: 0 });
     if (batchResults) expect(resultBatches).toBeGreaterThanOrEqual(total);
     else expect(resultBatches).toBe(0);
     expect(ca.status).toBeNull();
@@ -391,6 +395,8 @@ describe("the screen on batches", () => {
     expect(ca.status?.code).toBe(GrpcStatus.INVALID_ARGUMENT);
     expect(ca.status?.details).toMatch(/only send, try_send and broadcast commands may exceed 65536 bytes/);
     expect(a.gw.refusedRequests).toBe(1);
+    // A stream the node ended is forgotten (`<ns>_gateway_attach_streams`).
+    expect(a.gw.openStreams).toBe(0);
   });
 
   it("refuses a batch over 64 KiB whose ack is not small, before decoding it", async () => {
