@@ -39,7 +39,7 @@ import { AttachError, CommandError, CommandInterruptedError, CommandQueueFullErr
 import type { AttachTransport } from "../transport.js";
 import type { ChannelConfig, NodeInfo, PeerInfo, ReactorEvent } from "../types.js";
 import { bareShell, channelToApi, nodeInfoFromApi, peerFromApi } from "./convert.js";
-import { MAX_CONTROL_REQUEST_BYTES, exceedsControlLimit } from "./outbox.js";
+import { MAX_CONTROL_REQUEST_BYTES, commandPayloadBytes, exceedsControlLimit } from "./outbox.js";
 
 export type EngineStateName = "idle" | "connecting" | "attached" | "backoff" | "finishing";
 
@@ -111,18 +111,6 @@ function payloadBytes(e: ApiEvent): number {
   return e.kind?.$case === "receive" ? e.kind.value.message.length : 0;
 }
 
-function commandBytes(k: CommandKind): number {
-  switch (k.$case) {
-    case "send":
-    case "trySend":
-    case "broadcast":
-      return k.value.message.length;
-    case "setPeerData":
-      return k.value.value.length;
-    default:
-      return 0;
-  }
-}
 
 function asServiceError(err: unknown): { code: number; details: string; reason: string | undefined } | undefined {
   if (typeof err !== "object" || err === null) return undefined;
@@ -606,7 +594,7 @@ export class Engine {
       );
     }
     return new Promise<CommandOutcome>((resolve, reject) => {
-      this.waiting.push({ kind, label, bytes: commandBytes(kind), resolve, reject });
+      this.waiting.push({ kind, label, bytes: commandPayloadBytes(kind), resolve, reject });
       this.sendCommands();
     });
   }

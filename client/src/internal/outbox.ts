@@ -66,8 +66,8 @@ export function exceedsControlLimit(c: Command): boolean {
   return !isPayloadCommand(c) && commandWireBytes(c) + REQUEST_OVERHEAD_BYTES > MAX_CONTROL_REQUEST_BYTES;
 }
 
-function payloadBytes(c: Command): number {
-  const k = c.kind;
+/** Payload bytes a command carries (message or peer-data value): what the SDK's in-flight byte bound counts. */
+export function commandPayloadBytes(k: Command["kind"]): number {
   switch (k?.$case) {
     case "send":
     case "trySend":
@@ -111,7 +111,7 @@ export class Outbox {
         break;
       }
       case "command": {
-        const bytes = payloadBytes(m.value);
+        const bytes = commandPayloadBytes(m.value.kind);
         const wire = commandWireBytes(m.value);
         const control = !isPayloadCommand(m.value);
         const overControlLimit = (this.hasControl || control) && this.wireBytes + wire + REQUEST_OVERHEAD_BYTES > MAX_CONTROL_REQUEST_BYTES;

@@ -14,6 +14,7 @@
  * everything else goes through the generated encoder.
  */
 import { AttachResponse, Event } from "../gen/switchboard/gateway/v1/gateway.js";
+import { putUvarint, uvarintSize } from "../wire/varint.js";
 
 const TAG_ATTACH_EVENTS = (2 << 3) | 2;
 const TAG_BATCH_EVENT = (1 << 3) | 2;
@@ -23,24 +24,6 @@ const TAG_RECEIVE_CONNECTION_ID = (1 << 3) | 2;
 const TAG_RECEIVE_PEER_ID = (2 << 3) | 2;
 const TAG_RECEIVE_CHANNEL_ID = (3 << 3) | 0;
 const TAG_RECEIVE_MESSAGE = (4 << 3) | 2;
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 128) {
-    n = Math.floor(n / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, pos: number, n: number): number {
-  while (n >= 128) {
-    buf[pos++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[pos++] = n;
-  return pos;
-}
 
 /** Sizes of one event while encoding a batch: kept in parallel arrays, reused between calls (encoding is synchronous). */
 const scratch = { receiveSize: [] as number[], eventSize: [] as number[], connSize: [] as number[], peerSize: [] as number[], other: [] as (Uint8Array | null)[] };
@@ -66,17 +49,17 @@ function encodeEvents(events: readonly Event[]): Buffer | null {
     const k = e.kind;
     if (e.seq > BigInt(Number.MAX_SAFE_INTEGER)) return null;
     const seq = Number(e.seq);
-    let size = seq === 0 ? 0 : 1 + varintSize(seq);
+    let size = seq === 0 ? 0 : 1 + uvarintSize(seq);
     if (k?.$case === "receive") {
       const r = k.value;
       const conn = Buffer.byteLength(r.connectionId, "utf8");
       const peer = Buffer.byteLength(r.peerId, "utf8");
       let rs = 0;
-      if (conn > 0) rs += 1 + varintSize(conn) + conn;
-      if (peer > 0) rs += 1 + varintSize(peer) + peer;
-      if (r.channelId !== 0) rs += 1 + varintSize(r.channelId);
-      if (r.message.length > 0) rs += 1 + varintSize(r.message.length) + r.message.length;
-      size += 1 + varintSize(rs) + rs;
+      if (conn > 0) rs += 1 + uvarintSize(conn) + conn;
+      if (peer > 0) rs += 1 + uvarintSize(peer) + peer;
+      if (r.channelId !== 0) rs += 1 + uvarintSize(r.channelId);
+      if (r.message.length > 0) rs += 1 + uvarintSize(r.message.length) + r.message.length;
+      size += 1 + uvarintSize(rs) + rs;
       receiveSize[i] = rs;
       connSize[i] = conn;
       peerSize[i] = peer;
@@ -88,21 +71,21 @@ function encodeEvents(events: readonly Event[]): Buffer | null {
       size += bytes.length;
     }
     eventSize[i] = size;
-    batchSize += 1 + varintSize(size) + size;
+    batchSize += 1 + uvarintSize(size) + size;
   }
-  const total = 1 + varintSize(batchSize) + batchSize;
+  const total = 1 + uvarintSize(batchSize) + batchSize;
   const buf = Buffer.allocUnsafe(total);
   let pos = 0;
   buf[pos++] = TAG_ATTACH_EVENTS;
-  pos = writeVarint(buf, pos, batchSize);
+  pos = putUvarint(buf, pos, batchSize);
   for (let i = 0; i < n; i++) {
     const e = events[i] as Event;
     buf[pos++] = TAG_BATCH_EVENT;
-    pos = writeVarint(buf, pos, eventSize[i] as number);
+    pos = putUvarint(buf, pos, eventSize[i] as number);
     const seq = Number(e.seq);
     if (seq !== 0) {
       buf[pos++] = TAG_EVENT_SEQ;
-      pos = writeVarint(buf, pos, seq);
+      pos = putUvarint(buf, pos, seq);
     }
     const bytes = other[i];
     if (bytes !== null && bytes !== undefined) {
@@ -115,26 +98,26 @@ function encodeEvents(events: readonly Event[]): Buffer | null {
     if (k?.$case !== "receive") continue; // unreachable: sized above as a Receive
     const r = k.value;
     buf[pos++] = TAG_EVENT_RECEIVE;
-    pos = writeVarint(buf, pos, receiveSize[i] as number);
+    pos = putUvarint(buf, pos, receiveSize[i] as number);
     const conn = connSize[i] as number;
     if (conn > 0) {
       buf[pos++] = TAG_RECEIVE_CONNECTION_ID;
-      pos = writeVarint(buf, pos, conn);
+      pos = putUvarint(buf, pos, conn);
       pos += buf.write(r.connectionId, pos, conn, "utf8");
     }
     const peer = peerSize[i] as number;
     if (peer > 0) {
       buf[pos++] = TAG_RECEIVE_PEER_ID;
-      pos = writeVarint(buf, pos, peer);
+      pos = putUvarint(buf, pos, peer);
       pos += buf.write(r.peerId, pos, peer, "utf8");
     }
     if (r.channelId !== 0) {
       buf[pos++] = TAG_RECEIVE_CHANNEL_ID;
-      pos = writeVarint(buf, pos, r.channelId);
+      pos = putUvarint(buf, pos, r.channelId);
     }
     if (r.message.length > 0) {
       buf[pos++] = TAG_RECEIVE_MESSAGE;
-      pos = writeVarint(buf, pos, r.message.length);
+      pos = putUvarint(buf, pos, r.message.length);
       buf.set(r.message, pos);
       pos += r.message.length;
     }
