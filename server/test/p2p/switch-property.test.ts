@@ -237,23 +237,35 @@ async function runSchedule(actions: readonly Action[]): Promise<void> {
   }
 }
 
+/** The least each path must be hit, summed over runs, for the property to mean something. */
+const COVERAGE_FLOOR = { added: 100, startErrors: 0, receives: 60, errorRemovals: 10, reconnectsSameId: 5, restarts: 0 } as const;
+/** Schedules are random and their timing is real, so a run of 40 sometimes falls short of a floor: more runs are added, this many at most. */
+const MAX_EXTRA_RUNS = 40;
+
+function coverageShortfall(): string[] {
+  return Object.entries(COVERAGE_FLOOR)
+    .filter(([k, floor]) => coverage[k as keyof typeof coverage] <= floor)
+    .map(([k, floor]) => `${k} ${coverage[k as keyof typeof coverage]} (needs > ${floor})`);
+}
+
 describe("Switch under random schedules", () => {
   it("every reactor trace is a word of the grammar, and per-connection order holds", async () => {
     let connections = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(action, { minLength: 20, maxLength: 80 }), async (actions) => {
-        await runSchedule(actions);
-        connections += actions.filter((a) => a.kind === "dial").length;
-      }),
-      { numRuns: Number(process.env["SWITCH_PROPERTY_RUNS"] ?? 40), endOnFailure: true },
-    );
+    const property = fc.asyncProperty(fc.array(action, { minLength: 20, maxLength: 80 }), async (actions) => {
+      await runSchedule(actions);
+      connections += actions.filter((a) => a.kind === "dial").length;
+    });
+    await fc.assert(property, { numRuns: Number(process.env["SWITCH_PROPERTY_RUNS"] ?? 40), endOnFailure: true });
+    // Top up in small batches while some path is under its floor; every extra run checks the same property.
+    let extra = 0;
+    while (coverageShortfall().length > 0 && extra < MAX_EXTRA_RUNS) {
+      await fc.assert(property, { numRuns: 5, endOnFailure: true });
+      extra += 5;
+    }
     expect(connections).toBeGreaterThan(0);
-    console.log(`switch property coverage: ${JSON.stringify(coverage)} sends: ${sendAttempts} queued: ${sendQueued} noPeer: ${sendNoPeer}`);
-    expect(coverage.added).toBeGreaterThan(100);
-    expect(coverage.startErrors).toBeGreaterThan(0);
-    expect(coverage.receives).toBeGreaterThan(60);
-    expect(coverage.errorRemovals).toBeGreaterThan(10);
-    expect(coverage.reconnectsSameId).toBeGreaterThan(5);
-    expect(coverage.restarts).toBeGreaterThan(0);
-  }, 180_000);
+    console.log(
+      `switch property coverage: ${JSON.stringify(coverage)} sends: ${sendAttempts} queued: ${sendQueued} noPeer: ${sendNoPeer} extra runs: ${extra}`,
+    );
+    expect(coverageShortfall()).toEqual([]);
+  }, 300_000);
 });
