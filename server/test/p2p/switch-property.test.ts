@@ -13,6 +13,7 @@ import { type NodeKey, generateNodeKey } from "../../src/p2p/node-key.js";
 import type { Peer } from "../../src/p2p/peer.js";
 import type { Reactor } from "../../src/p2p/reactor.js";
 import { Switch } from "../../src/p2p/switch.js";
+import { assertWithCoverage } from "../support/coverage-floor.js";
 import { checkReactorTrace, formatTraceViolation } from "../support/reactor-trace.js";
 import { RecordingReactor } from "../support/recording-reactor.js";
 import { TEST_CHANNELS, silentLogger } from "../support/nodes.js";
@@ -238,15 +239,7 @@ async function runSchedule(actions: readonly Action[]): Promise<void> {
 }
 
 /** The least each path must be hit, summed over runs, for the property to mean something. */
-const COVERAGE_FLOOR = { added: 100, startErrors: 0, receives: 60, errorRemovals: 10, reconnectsSameId: 5, restarts: 0 } as const;
-/** Schedules are random and their timing is real, so a run of 40 sometimes falls short of a floor: more runs are added, this many at most. */
-const MAX_EXTRA_RUNS = 40;
-
-function coverageShortfall(): string[] {
-  return Object.entries(COVERAGE_FLOOR)
-    .filter(([k, floor]) => coverage[k as keyof typeof coverage] <= floor)
-    .map(([k, floor]) => `${k} ${coverage[k as keyof typeof coverage]} (needs > ${floor})`);
-}
+const COVERAGE_FLOOR = { added: 100, startErrors: 0, receives: 60, errorRemovals: 10, reconnectsSameId: 5, restarts: 0 };
 
 describe("Switch under random schedules", () => {
   it("every reactor trace is a word of the grammar, and per-connection order holds", async () => {
@@ -255,17 +248,15 @@ describe("Switch under random schedules", () => {
       await runSchedule(actions);
       connections += actions.filter((a) => a.kind === "dial").length;
     });
-    await fc.assert(property, { numRuns: Number(process.env["SWITCH_PROPERTY_RUNS"] ?? 40), endOnFailure: true });
-    // Top up in small batches while some path is under its floor; every extra run checks the same property.
-    let extra = 0;
-    while (coverageShortfall().length > 0 && extra < MAX_EXTRA_RUNS) {
-      await fc.assert(property, { numRuns: 5, endOnFailure: true });
-      extra += 5;
-    }
+    const { extraRuns, short } = await assertWithCoverage(property, {
+      numRuns: Number(process.env["SWITCH_PROPERTY_RUNS"] ?? 40),
+      counters: coverage,
+      floors: COVERAGE_FLOOR,
+    });
     expect(connections).toBeGreaterThan(0);
     console.log(
-      `switch property coverage: ${JSON.stringify(coverage)} sends: ${sendAttempts} queued: ${sendQueued} noPeer: ${sendNoPeer} extra runs: ${extra}`,
+      `switch property coverage: ${JSON.stringify(coverage)} sends: ${sendAttempts} queued: ${sendQueued} noPeer: ${sendNoPeer} extra runs: ${extraRuns}`,
     );
-    expect(coverageShortfall()).toEqual([]);
+    expect(short).toEqual([]);
   }, 300_000);
 });
