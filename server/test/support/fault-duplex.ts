@@ -199,11 +199,30 @@ export function linkWithFaults(a: Duplex, b: Duplex, options: LinkOptions): { re
         send();
         return;
       }
-      // Never earlier than the previous chunk: a stream keeps its order.
+      // Never earlier than the previous chunk: a stream keeps its order. Chunks wait in one FIFO behind one
+      // timer; a timer per chunk could fire out of order, as Node starts each timer from the loop's cached
+      // millisecond, not from the precise time its delay was computed against.
       const now = performance.now();
       const due = Math.max(lastDueMs, now + faults.delay.latencyMs + rng() * faults.delay.jitterMs);
       lastDueMs = due;
-      setTimeout(send, Math.max(0, due - now));
+      delayed.push({ due, send });
+      if (delayTimer === null) armDelay();
+    };
+    const delayed: { due: number; send: () => void }[] = [];
+    let delayTimer: NodeJS.Timeout | null = null;
+    const armDelay = (): void => {
+      const head = delayed[0];
+      if (head === undefined) return;
+      delayTimer = setTimeout(
+        () => {
+          delayTimer = null;
+          // A timer may fire up to a millisecond before the precise due time.
+          const now = performance.now() + 1;
+          while (delayed.length > 0 && delayed[0]!.due <= now) delayed.shift()!.send();
+          armDelay();
+        },
+        Math.max(0, head.due - performance.now()),
+      );
     };
     from.on("data", (data: Buffer) => {
       if (closed || record.state === "dropped") return;
