@@ -4,6 +4,7 @@
  *   npm run bench                 # every scenario, 3 rounds (about 10 minutes)
  *   npm run bench -- --quick      # smaller counts, 1 round (under 2 minutes; CI)
  *   npm run bench -- --only wire-throughput,connections --rounds 5
+ *   npm run bench -- --only gateway-throughput --sizes 65536 --rounds 1   # one size (profiling)
  *
  * Each scenario runs both implementations alternately (ours, theirs, ours,
  * theirs…) and reports medians. CometBFT is the Go program in
@@ -60,6 +61,20 @@ function plan(quick: boolean): Plan {
     gatewayLatency: { sizes: SIZES, samples: 1000, minSamples: 50, targetBytes: 32 * MiB, settings: l },
     connections: { peers: 500, concurrency: 32, settleMs: 1000, settings: s },
     fanout: { peers: 50, sizes: [256, 4096], targetBytes: 2 * MiB, minCount: 200, maxCount: 2_000, settings: s },
+  };
+}
+
+/** The plan restricted to `sizes` (every scenario keeps the sizes it has among them). */
+function onlySizes(p: Plan, sizes: readonly number[] | null): Plan {
+  if (sizes === null) return p;
+  const keep = <T extends { readonly sizes: readonly number[] }>(x: T): T => ({ ...x, sizes: x.sizes.filter((n) => sizes.includes(n)) });
+  return {
+    ...p,
+    throughput: keep(p.throughput),
+    latency: keep(p.latency),
+    gatewayThroughput: keep(p.gatewayThroughput),
+    gatewayLatency: keep(p.gatewayLatency),
+    fanout: keep(p.fanout),
   };
 }
 
@@ -220,6 +235,8 @@ interface Args {
   readonly rounds: number | null;
   readonly only: readonly string[] | null;
   readonly out: string;
+  /** Message sizes to run (bytes), or null for every size of the plan. */
+  readonly sizes: readonly number[] | null;
 }
 
 function parseArgs(argv: readonly string[]): Args {
@@ -227,6 +244,7 @@ function parseArgs(argv: readonly string[]): Args {
   let rounds: number | null = null;
   let only: string[] | null = null;
   let out = fileURLToPath(new URL("results/latest.json", import.meta.url));
+  let sizes: number[] | null = null;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = (): string => {
@@ -238,13 +256,18 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === "--rounds") rounds = Number(value());
     else if (a === "--only") only = value().split(",");
     else if (a === "--out") out = value();
-    else throw new Error(`unknown argument ${a ?? ""} (known: --quick, --rounds N, --only a,b, --out FILE)`);
+    else if (a === "--sizes") sizes = value().split(",").map(Number);
+    else throw new Error(`unknown argument ${a ?? ""} (known: --quick, --rounds N, --only a,b, --sizes n,m, --out FILE)`);
   }
   if (only !== null) {
     const unknown = only.filter((n) => !SCENARIOS.some((s) => s.name === n));
     if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")} (known: ${SCENARIOS.map((s) => s.name).join(", ")})`);
   }
-  return { quick, rounds, only, out };
+  if (sizes !== null) {
+    const unknown = sizes.filter((n) => !SIZES.includes(n));
+    if (unknown.length > 0) throw new Error(`unknown size ${unknown.join(", ")} (known: ${SIZES.join(", ")})`);
+  }
+  return { quick, rounds, only, out, sizes };
 }
 
 function log(line: string): void {
@@ -254,7 +277,7 @@ function log(line: string): void {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
-  const p = plan(args.quick);
+  const p = onlySizes(plan(args.quick), args.sizes);
   const rounds = args.rounds ?? p.rounds;
   const machine = machineInfo();
   log("compiling Switchboard (bench/tsconfig.build.json) and building the Go reference (bench/reference)");
