@@ -76,9 +76,11 @@ ${[...UNSUPPORTED_COMETBFT_KEYS].map(([k, why]) => `  \`${k}\` (${why})`).join("
 - \`p2p.seeds\` are used by the PEX reactor only (as in CometBFT); with
   \`p2p.pex = false\` they are ignored, with a warning, and so is \`p2p.seed_mode\`.
 - \`p2p.seed_mode\`: a seed's crawl dials count towards
-  \`p2p.max_num_outbound_peers\` (CometBFT's seed dials without that bound) and
-  it keeps each crawled peer up to 28 h, as CometBFT does; raise the limit on
-  a seed so that it keeps crawling.
+  \`p2p.max_num_outbound_peers\` (CometBFT's seed dials without that bound).
+  So that the slots keep turning over, a crawled peer is let go once it has
+  answered, or once its request has gone 2 min unanswered, where CometBFT
+  keeps it up to 28 h; other non-persistent peers are let go after 28 h, as
+  in CometBFT.
 - \`[node]\`, \`[grpc]\`, \`p2p.max_concurrent_handshakes\`, \`p2p.accept_rate_per_ip\`
   and \`p2p.accept_burst_per_ip\` are Switchboard's own.
 - Logs go to standard error (standard output carries command results such as

@@ -47,6 +47,13 @@
  *   one running skips it). Crawl dials go through the Switch and so count
  *   towards `max_num_outbound_peers` (CometBFT's seed has no bound there):
  *   a crawl stops for the round when the outbound slots are full.
+ * - So that those slots keep turning over, a crawled peer is let go
+ *   (gracefully) as soon as it has answered our PexRequest, and at the first
+ *   round after its request has gone unanswered for `minTimeBetweenCrawlsMs`.
+ *   CometBFT's seed keeps crawled peers for the whole wait period instead,
+ *   which it can afford without an outbound bound; we keep the bound, and
+ *   the peer is crawled again, at the earliest, once that same interval has
+ *   passed. Persistent peers are never let go.
  * - An inbound peer's PexRequest is answered once with
  *   `book.getSelectionWithBias(30)` and the peer is then stopped with a
  *   flushing stop (`SwitchApi.flushStopPeer`): the reply reaches the wire
@@ -388,8 +395,22 @@ export class PexReactor implements Reactor {
       else if (result.status === "rejected") rejected[result.reason] = (rejected[result.reason] ?? 0) + 1;
     }
     this.logger.debug({ peer_id: peer.id, received: addrs.length, added, rejected, book_size: this.book.size }, "received addresses");
+    // A seed's crawled peer has given what it was dialed for: free its outbound slot for the crawl.
+    if (this.seedMode) {
+      this.releaseCrawled(peer, "answered the crawl");
+      return;
+    }
     // Addresses from a seed are dialed without waiting for the next period.
     if (this.seeds.some((s) => s.id === peer.id)) this.wake();
+  }
+
+  /** Seed mode: gracefully stops an outbound, non-persistent peer we dialed to crawl (or a configured seed). */
+  private releaseCrawled(peer: Peer, why: string): void {
+    const sw = this.sw;
+    if (sw === null || !peer.isOutbound() || peer.isPersistent()) return;
+    if (!this.crawled.has(peer.id) && !this.seeds.some((s) => s.id === peer.id)) return;
+    this.logger.debug({ peer_id: peer.id, why }, "seed: letting a crawled peer go");
+    sw.stopPeerGracefully(peer);
   }
 
   // ---------------------------------------------------------------- requesting
@@ -615,11 +636,25 @@ export class PexReactor implements Reactor {
     }, this.crawlPeriodMs);
   }
 
-  /** One period of a seed: disconnect old peers, crawl, forget stale crawl records. */
+  /** One period of a seed: disconnect old peers and crawled peers that did not answer, crawl, forget stale crawl records. */
   crawlRound(): void {
     this.attemptDisconnects();
+    this.releaseSilentCrawled();
     this.crawl();
     this.cleanupCrawlRecords();
+  }
+
+  /** Lets go of each crawled peer whose PexRequest has waited `minTimeBetweenCrawlsMs` for its answer. */
+  private releaseSilentCrawled(): void {
+    const sw = this.sw;
+    if (sw === null) return;
+    const now = this.clock.now();
+    for (const peer of sw.peers().list()) {
+      const st = this.peers.get(peer.id);
+      if (st?.connectionId !== peer.connectionId || !st.requestOutstanding) continue;
+      if (now - st.lastRequestSentMs < this.minTimeBetweenCrawlsMs) continue;
+      this.releaseCrawled(peer, "no answer to the crawl");
+    }
   }
 
   /** Gracefully stops every non-persistent peer connected for at least the seed's wait period. */

@@ -452,7 +452,7 @@ describe("PexReactor in seed mode", () => {
     expect(sw.stops[0]!.reason).toBeInstanceOf(PexRequestTooSoonError);
   });
 
-  it("crawls due addresses, asks those it reaches, and lets peers go after the wait period", async () => {
+  it("crawls due addresses and asks each it reaches; one that answers is let go at once, a silent one when its request is stale", async () => {
     const { reactor, sw, clock } = await setup({
       bookSize: 3,
       reactor: { seedMode: true, crawlPeriodMs: 1_000, minTimeBetweenCrawlsMs: 5_000, seedDisconnectWaitPeriodMs: 10_000 },
@@ -471,22 +471,47 @@ describe("PexReactor in seed mode", () => {
       expect(reactor.hasOutstandingRequest(fake.id)).toBe(true);
     }
     expect(reactor.crawlRecordCount).toBe(3);
-    const first = [...sw.connected.values()];
-    // Rounds every second: nobody is dialed again while connected (and crawled < 5 s ago) or let go before 10 s.
+    const [answering, ...silent] = [...sw.connected.values()] as [Peer, ...Peer[]];
+    const dialsOf = (p: Peer): number => sw.dials.filter((d) => d.startsWith(`${p.id}@`)).length;
+    // The one that answers frees its outbound slot at once, gracefully; what it gave is in the book.
+    await deliver(reactor, answering, encodePexAddrs([publicAddr(7)]));
+    expect(sw.connected.has(answering.id)).toBe(false);
+    expect(sw.stops).toEqual([]);
+    // The next round crawls what it learned. Until 5 s nobody crawled at 0 s is dialed again, and the silent ones stay.
+    for (let t = 1; t <= 4; t++) {
+      clock.advance(1_000);
+      await reactor.idle();
+      for (const p of [answering, ...silent]) expect(dialsOf(p), `at ${t} s`).toBe(1);
+      for (const p of silent) expect(sw.connected.get(p.id), `at ${t} s`).toBe(p);
+    }
+    expect(sw.dials).toContain(formatNetAddress(publicAddr(7)));
+    // At 5 s their requests are stale: they are let go (gracefully) and, being due, crawled again in the same round.
+    clock.advance(1_000);
+    await reactor.idle();
+    for (const p of silent) {
+      expect(sw.connected.get(p.id)).not.toBe(p);
+      expect(dialsOf(p)).toBe(2);
+    }
+    expect(sw.stops).toEqual([]);
+    await reactor.onStop();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it("lets any other non-persistent peer go after the wait period", async () => {
+    const { reactor, sw, clock } = await setup({
+      reactor: { seedMode: true, crawlPeriodMs: 1_000, minTimeBetweenCrawlsMs: 5_000, seedDisconnectWaitPeriodMs: 10_000 },
+    });
+    const inbound = new FakePeer({ outbound: false });
+    sw.connect(inbound);
     for (let t = 1; t <= 9; t++) {
       clock.advance(1_000);
       await reactor.idle();
-      expect(sw.dials, `at ${t} s`).toHaveLength(3);
-      expect([...sw.connected.values()], `at ${t} s`).toEqual(first);
+      expect(sw.connected.get(inbound.id), `at ${t} s`).toBe(inbound);
     }
-    // At 10 s of connection they are let go (none is persistent); being due, the same round crawls them again.
     clock.advance(1_000);
     await reactor.idle();
-    for (const p of first) expect(sw.connected.get(p.id)).not.toBe(p);
-    expect(sw.dials).toHaveLength(6);
-    expect(sw.connected.size).toBe(3);
+    expect(sw.connected.has(inbound.id)).toBe(false);
     await reactor.onStop();
-    expect(clock.pendingTimers).toBe(0);
   });
 
   it("stops a crawl round when the outbound slots are full", async () => {

@@ -156,49 +156,64 @@ describe("PEX seed mode between real Switches", () => {
     expectCompleteTrace(seed);
   });
 
-  it("crawls: dials the live addresses in its book, learns theirs, dials those, and lets each go after the wait period", async () => {
+  it("crawls: dials the live addresses in its book, lets each go once it has answered, and dials what it learned", async () => {
     const clock = new FakeClock();
     const crawlPeriodMs = 1_000;
-    const waitMs = 5_000;
-    const seed = await startPexNode({ seedMode: true, clock, crawlPeriodMs, seedDisconnectWaitPeriodMs: waitMs });
+    const seed = await startPexNode({ seedMode: true, clock, crawlPeriodMs, maxNumOutboundPeers: 1 });
     const l1 = await startLiveNode();
     const l2 = await startLiveNode();
     const l3 = await startLiveNode();
-    // Only l1 knows l3; the seed knows l1 and l2.
+    // Only l1 knows l3; the seed knows l1 and l2. One outbound slot: the crawl only gets through if answered peers let it go.
     l1.book.addAddress(l3.netAddress, l1.netAddress);
     seed.book.addAddress(l1.netAddress, l1.netAddress);
     seed.book.addAddress(l2.netAddress, l2.netAddress);
 
     clock.advance(0); // the first crawl (no seeds configured)
     await vi.waitFor(() => {
-      expect(seed.sw.peers().get(l1.key.id)?.isOutbound()).toBe(true);
-      expect(seed.sw.peers().get(l2.key.id)?.isOutbound()).toBe(true);
-      expect(seed.book.hasAddress(l3.netAddress)).toBe(true); // l1's answer
+      expect(seed.recorder.count("InitPeer")).toBe(1);
+      expect(seed.sw.peers().size).toBe(0); // it answered and was let go
     }, 10_000);
     await seed.pex.idle();
-    expect(seed.sw.peers().has(l3.key.id)).toBe(false);
-
-    clock.advance(crawlPeriodMs); // the next round crawls what it learned
+    // Each round crawls what is due; after three rounds all three were reached, one at a time, and let go.
+    for (let round = 1; round <= 3 && seed.recorder.count("InitPeer") < 3; round++) {
+      clock.advance(crawlPeriodMs);
+      await vi.waitFor(() => {
+        expect(seed.sw.peers().size).toBe(0);
+      }, 10_000);
+      await seed.pex.idle();
+    }
     await vi.waitFor(() => {
-      expect(seed.sw.peers().get(l3.key.id)?.isOutbound()).toBe(true);
-    }, 10_000);
-    await seed.pex.idle();
-
-    // l1 and l2 were connected at 0 s, l3 at 1 s: the round at 5 s lets the first two go.
-    clock.advance(waitMs - crawlPeriodMs);
-    await vi.waitFor(() => {
-      expect(seed.sw.peers().has(l1.key.id)).toBe(false);
-      expect(seed.sw.peers().has(l2.key.id)).toBe(false);
-    }, 5_000);
-    expect(seed.sw.peers().has(l3.key.id)).toBe(true);
-    clock.advance(crawlPeriodMs);
-    await vi.waitFor(() => {
+      expect(seed.recorder.count("InitPeer")).toBe(3);
       expect(seed.sw.peers().size).toBe(0);
-    }, 5_000);
-    // Graceful removals, and nobody was dialed again (crawled less than 2 min ago).
+    }, 10_000);
+    expect(seed.book.hasAddress(l3.netAddress)).toBe(true); // l1's answer
+    // Graceful removals only, and nobody was dialed twice (crawled less than 2 min ago).
     expect(seed.recorder.removeReasons.map((r) => r.reason)).toEqual([undefined, undefined, undefined]);
-    expect(seed.recorder.count("InitPeer")).toBe(3);
 
+    await seed.sw.stop();
+    expectCompleteTrace(seed);
+  });
+
+  it("lets an inbound peer that never asks for addresses go at the wait period", async () => {
+    const clock = new FakeClock();
+    const seed = await startPexNode({ seedMode: true, clock, crawlPeriodMs: 1_000, seedDisconnectWaitPeriodMs: 3_000 });
+    // A node without PEX: it never asks, and the seed did not crawl it, so only the wait period lets it go.
+    const otherKey = generateNodeKey();
+    const other = baseSwitch(otherKey);
+    other.addReactor("recorder", new RecordingReactor(TEST_CHANNELS));
+    await other.start();
+    await other.dialPeerWithAddress(seed.address);
+    await vi.waitFor(() => {
+      expect(seed.sw.peers().has(otherKey.id)).toBe(true);
+    }, 10_000);
+    clock.advance(2_000);
+    await seed.pex.idle();
+    expect(seed.sw.peers().has(otherKey.id)).toBe(true);
+    clock.advance(1_000);
+    await vi.waitFor(() => {
+      expect(seed.sw.peers().has(otherKey.id)).toBe(false);
+    }, 5_000);
+    expect(seed.recorder.removeReasons.map((r) => r.reason)).toEqual([undefined]);
     await seed.sw.stop();
     expectCompleteTrace(seed);
   });
