@@ -49,6 +49,8 @@ export class Channel {
 
   private recving: Uint8Array | null = null;
   private recvLength = 0;
+  /** Size of the last message that spanned packets: the first guess for the next one's buffer. */
+  private recvSizeHint = 0;
   private readonly recvBufferCapacity: number;
   private readonly recvMessageCapacity: number;
 
@@ -132,7 +134,8 @@ export class Channel {
   /**
    * Appends received packet data. Checks the capacity before appending and
    * throws {@link MessageOverCapacityError} (a message exactly at the cap
-   * passes). Returns the complete message, an owned copy, on `eof`.
+   * passes). Returns the complete message on `eof`, in a buffer the caller
+   * owns (no other view of its memory is kept).
    */
   receive(data: Uint8Array, eof: boolean): Uint8Array | null {
     const total = this.recvLength + data.length;
@@ -145,9 +148,13 @@ export class Channel {
     }
     let buf = this.recving;
     if (buf === null || buf.length < total) {
-      const grown = Math.min(this.recvMessageCapacity, Math.max(total, this.recvBufferCapacity, buf === null ? 0 : buf.length * 2));
+      // A new message starts at the size of the last one that spanned packets: a stream of like-sized
+      // messages then takes one allocation each, filled exactly and handed over, instead of a chain of
+      // doublings and a final copy. Later growth doubles. Never past the message capacity.
+      const hint = this.recvLength === 0 ? this.recvSizeHint : 0;
+      const grown = Math.min(this.recvMessageCapacity, Math.max(total, this.recvBufferCapacity, hint, buf === null ? 0 : buf.length * 2));
       const next = new Uint8Array(grown);
-      if (buf !== null) next.set(buf.subarray(0, this.recvLength));
+      if (buf !== null && this.recvLength > 0) next.set(buf.subarray(0, this.recvLength));
       buf = next;
       this.recving = buf;
     }
@@ -155,10 +162,16 @@ export class Channel {
     this.recvLength = total;
     if (!eof) return null;
     this.messagesReceived++;
+    this.recvSizeHint = total;
+    this.recvLength = 0;
+    if (buf.length === total) {
+      // Exactly the message: it becomes the message, without a copy.
+      this.recving = null;
+      return buf;
+    }
     const message = buf.slice(0, total);
     // Keep a buffer of the initial size for the next message; let a larger one go.
     if (buf.length > this.recvBufferCapacity) this.recving = null;
-    this.recvLength = 0;
     return message;
   }
 
