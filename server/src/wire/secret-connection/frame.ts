@@ -179,38 +179,62 @@ export class FrameOpener {
 
   /**
    * Consumes `ciphertext` and returns the data of every frame it completes,
-   * in order, leaving out empty chunks. Each returned chunk is a view of a
-   * buffer no one else holds. Throws {@link FrameDecryptError},
-   * {@link FrameLengthError} or {@link NonceOverflowError}.
+   * in order, as one chunk (an empty array when no frame completed or every
+   * completed frame was empty). The chunk is a view of a buffer no one else
+   * holds. Throws {@link FrameDecryptError}, {@link FrameLengthError} or
+   * {@link NonceOverflowError}.
    */
   push(ciphertext: Uint8Array): Buffer[] {
     this.throwIfFailed();
-    const out: Buffer[] = [];
     let pos = 0;
     const completing = this.partialBytes > 0 ? Math.min(SEALED_FRAME_BYTES - this.partialBytes, ciphertext.length) : 0;
     const frames = (this.partialBytes > 0 && this.partialBytes + completing === SEALED_FRAME_BYTES ? 1 : 0) + Math.floor((ciphertext.length - completing) / SEALED_FRAME_BYTES);
-    // Every frame this call opens is decrypted into one buffer, each chunk a view of its slot.
-    const plain = frames > 0 ? Buffer.allocUnsafe(frames * FRAME_PLAINTEXT_BYTES) : EMPTY;
-    let slot = 0;
+    // Every frame this call opens is decrypted straight into one buffer, its data right after the previous
+    // frame's (see openAt): the data of a whole read comes out contiguous, without a copy.
+    const plain = frames > 0 ? Buffer.allocUnsafe(FRAME_LENGTH_PREFIX_BYTES + frames * FRAME_DATA_MAX_BYTES) : EMPTY;
+    let end = FRAME_LENGTH_PREFIX_BYTES;
     if (this.partialBytes > 0) {
       this.partial.set(ciphertext.subarray(0, completing), this.partialBytes);
       this.partialBytes += completing;
       pos = completing;
-      if (this.partialBytes < SEALED_FRAME_BYTES) return out;
+      if (this.partialBytes < SEALED_FRAME_BYTES) return [];
       this.partialBytes = 0;
-      const chunk = this.openInto(this.partial, plain, slot++);
-      if (chunk.length > 0) out.push(chunk);
+      end = this.openAt(this.partial, plain, end);
     }
     while (ciphertext.length - pos >= SEALED_FRAME_BYTES) {
-      const chunk = this.openInto(ciphertext.subarray(pos, pos + SEALED_FRAME_BYTES), plain, slot++);
-      if (chunk.length > 0) out.push(chunk);
+      end = this.openAt(ciphertext.subarray(pos, pos + SEALED_FRAME_BYTES), plain, end);
       pos += SEALED_FRAME_BYTES;
     }
     if (pos < ciphertext.length) {
       this.partial.set(ciphertext.subarray(pos), 0);
       this.partialBytes = ciphertext.length - pos;
     }
-    return out;
+    return end > FRAME_LENGTH_PREFIX_BYTES ? [plain.subarray(FRAME_LENGTH_PREFIX_BYTES, end)] : [];
+  }
+
+  /**
+   * Opens one sealed frame so that its data lands at `end` of `plain`, and
+   * returns the new end. The frame's plaintext is its 4-byte length and then
+   * its data, so it is decrypted at `end - 4`: its length prefix lands on the
+   * last 4 data bytes of the frame before, which are saved first and put
+   * back once the length is read. `plain` has 4 bytes of room before the
+   * first frame and 1024 after each end.
+   */
+  private openAt(sealed: Uint8Array, plain: Buffer, end: number): number {
+    try {
+      this.nonce.check();
+      const at = end - FRAME_LENGTH_PREFIX_BYTES;
+      const saved = plain.readUInt32LE(at);
+      if (!this.aead.open(plain.subarray(at, at + FRAME_PLAINTEXT_BYTES), sealed, this.nonce.bytes)) throw new FrameDecryptError();
+      this.nonce.advance();
+      const chunkLength = plain.readUInt32LE(at);
+      if (chunkLength > FRAME_DATA_MAX_BYTES) throw new FrameLengthError(chunkLength, FRAME_DATA_MAX_BYTES);
+      plain.writeUInt32LE(saved, at);
+      return end + chunkLength;
+    } catch (err) {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      throw this.failure;
+    }
   }
 
   /** Opens exactly one sealed frame (1044 bytes) and returns its data, possibly empty. */

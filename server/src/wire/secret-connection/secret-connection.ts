@@ -147,8 +147,8 @@ export class SecretConnection extends Duplex {
       this.destroy(err instanceof Error ? err : new Error(String(err)));
       return;
     }
-    // One push per socket read rather than per frame: fewer events downstream.
-    this.pushChunks(chunks.length > 1 ? [Buffer.concat(chunks)] : chunks);
+    // The opener returns a read's frames as one chunk: one push per socket read, fewer events downstream.
+    this.pushChunks(chunks);
   };
 
   private readonly onSocketEnd = (): void => {

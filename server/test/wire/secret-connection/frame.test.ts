@@ -151,6 +151,28 @@ describe("FrameOpener", () => {
     expect(opener.push(sealRawFrame(KEY, 1n, plainFrame(2, new Uint8Array([5, 6])))).map(toHex)).toEqual(["0506"]);
   });
 
+  it("returns the frames of one push as one contiguous chunk, short and empty frames included, and the same fed piece by piece", () => {
+    // Frames shorter than the 4-byte length prefix are where decrypting each frame right after the previous
+    // one's data must put back the bytes the next prefix lands on.
+    const lengths = [3, 0, 1, 1024, 2, 0, 500, 4, 1024, 1];
+    const datas = lengths.map((len, i) => pseudoRandomBytes(len, 100 + i));
+    const sealed = concat(lengths.map((len, i) => sealRawFrame(KEY, BigInt(i), plainFrame(len, datas[i]))));
+    const expected = toHex(concat(datas));
+    const whole = new FrameOpener(KEY).push(sealed);
+    expect(whole).toHaveLength(1);
+    expect(toHex(whole[0]!)).toBe(expected);
+    for (const size of [1, 3, 1043, 1044, 1045, 2100, 5000]) {
+      const opener = new FrameOpener(KEY);
+      const out: Uint8Array[] = [];
+      for (let i = 0; i < sealed.length; i += size) {
+        const chunks = opener.push(sealed.subarray(i, i + size));
+        expect(chunks.length).toBeLessThanOrEqual(1);
+        out.push(...chunks);
+      }
+      expect(toHex(concat(out)), `pieces of ${size}`).toBe(expected);
+    }
+  });
+
   it("ignores whatever the padding holds", () => {
     const frame = plainFrame(3, new Uint8Array([1, 2, 3]));
     frame.fill(0xab, 7);
