@@ -139,12 +139,7 @@ export class Outbox {
     const { ack, credit, commands } = this;
     const parts = (ack === null ? 0 : 1) + (credit === null ? 0 : 1) + commands.length;
     if (parts === 0) return;
-    this.ack = null;
-    this.credit = null;
-    this.commands = [];
-    this.commandBytes = 0;
-    this.wireBytes = 0;
-    this.hasControl = false;
+    this.clear();
     if (parts === 1) {
       if (ack !== null) this.write({ msg: { $case: "ack", value: { eventSeq: ack } } });
       else if (credit !== null) this.write({ msg: { $case: "credit", value: credit } });
@@ -158,6 +153,11 @@ export class Outbox {
   discard(): void {
     if (this.scheduled !== null) clearImmediate(this.scheduled);
     this.scheduled = null;
+    this.clear();
+  }
+
+  /** Empties the pending batch. */
+  private clear(): void {
     this.ack = null;
     this.credit = null;
     this.commands = [];
