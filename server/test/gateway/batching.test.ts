@@ -12,32 +12,19 @@ import { MAX_RESULT_BATCH_BYTES } from "../../src/gateway/results.js";
 import { MAX_BATCH_COMMANDS, MAX_LARGE_REQUEST_COMMANDS } from "../../src/gateway/screen.js";
 import { until } from "../support/nodes.js";
 import { AttachClient } from "./attach-client.js";
-import { type GatewayNode, createGatewayNode } from "./support.js";
+import { type GatewayNode, type createGatewayNode, gatewayFixtures } from "./support.js";
 
 const APP = 0x60;
 const OTHER = 0x61;
 const CHANNELS = [{ id: APP, priority: 5, sendQueueCapacity: 100 }];
 const ATTACH = "/switchboard.gateway.v1.ReactorGatewayService/Attach";
 
-const nodes: GatewayNode[] = [];
-const clients: AttachClient[] = [];
+const { gwNode, attach, cleanup } = gatewayFixtures();
 const raws: Client[] = [];
 
-async function gwNode(...args: Parameters<typeof createGatewayNode>): Promise<GatewayNode> {
-  const n = await createGatewayNode(...args);
-  nodes.push(n);
-  return n;
-}
-function attach(node: GatewayNode, opts: ConstructorParameters<typeof AttachClient>[1]): AttachClient {
-  const c = new AttachClient(node.grpc, opts);
-  clients.push(c);
-  return c;
-}
-
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
   for (const r of raws.splice(0)) r.close();
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
+  await cleanup();
 });
 
 type ClientOpts = Partial<ConstructorParameters<typeof AttachClient>[1]>;

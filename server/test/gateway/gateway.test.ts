@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AttachRequest, AttachResponse, ErrorReason, OverflowPolicy } from "../../src/gen/switchboard/gateway/v1/gateway.js";
 import { checkReactorTrace } from "../support/reactor-trace.js";
 import { AttachClient, toTrace } from "./attach-client.js";
-import { type GatewayNode, createGatewayNode } from "./support.js";
+import { createGatewayNode, gatewayFixtures } from "./support.js";
 import { until } from "../support/nodes.js";
 import { encodeUvarint } from "../../src/wire/varint.js";
 
@@ -11,24 +11,8 @@ const APP = 0x60;
 const OTHER = 0x61;
 const CHANNELS = [{ id: APP, priority: 5, sendQueueCapacity: 100 }];
 
-const nodes: GatewayNode[] = [];
-const clients: AttachClient[] = [];
-
-async function gwNode(...args: Parameters<typeof createGatewayNode>): Promise<GatewayNode> {
-  const n = await createGatewayNode(...args);
-  nodes.push(n);
-  return n;
-}
-function attach(node: GatewayNode, opts: ConstructorParameters<typeof AttachClient>[1]): AttachClient {
-  const c = new AttachClient(node.grpc, opts);
-  clients.push(c);
-  return c;
-}
-
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-  for (const c of clients.splice(0)) c.close();
-});
+const { gwNode, attach, cleanup } = gatewayFixtures();
+afterEach(cleanup);
 
 /** Two nodes, each with reactor "app" attached and started; A dialed B. */
 async function pair(gateway: Parameters<typeof createGatewayNode>[0] = {}, clientOpts: Partial<ConstructorParameters<typeof AttachClient>[1]> = {}) {

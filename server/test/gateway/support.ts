@@ -3,6 +3,7 @@ import { type NodeKey, generateNodeKey } from "../../src/p2p/node-key.js";
 import { Switch, type SwitchConfig } from "../../src/p2p/switch.js";
 import { DEFAULT_GATEWAY_CONFIG, Gateway, type GatewayConfig, type GatewayObserver } from "../../src/gateway/gateway.js";
 import { silentLogger } from "../support/nodes.js";
+import { AttachClient } from "./attach-client.js";
 
 export interface GatewayNode {
   readonly sw: Switch;
@@ -53,6 +54,32 @@ export async function createGatewayNode(gateway: Partial<GatewayConfig> = {}, p2
       gw.setServing(false);
       await sw.stop();
       await gw.close();
+    },
+  };
+}
+
+/** Nodes and attach clients a test file creates, and their clean-up (call `cleanup` in afterEach). */
+export function gatewayFixtures(): {
+  gwNode: (...args: Parameters<typeof createGatewayNode>) => Promise<GatewayNode>;
+  attach: (node: GatewayNode, opts: ConstructorParameters<typeof AttachClient>[1]) => AttachClient;
+  cleanup: () => Promise<void>;
+} {
+  const nodes: GatewayNode[] = [];
+  const clients: AttachClient[] = [];
+  return {
+    gwNode: async (...args) => {
+      const n = await createGatewayNode(...args);
+      nodes.push(n);
+      return n;
+    },
+    attach: (node, opts) => {
+      const c = new AttachClient(node.grpc, opts);
+      clients.push(c);
+      return c;
+    },
+    cleanup: async () => {
+      for (const c of clients.splice(0)) c.close();
+      await Promise.all(nodes.splice(0).map((n) => n.stop()));
     },
   };
 }
