@@ -2,7 +2,7 @@
 import { type NodeKey, generateNodeKey } from "../../src/p2p/node-key.js";
 import { Switch, type SwitchConfig } from "../../src/p2p/switch.js";
 import { DEFAULT_GATEWAY_CONFIG, Gateway, type GatewayConfig, type GatewayObserver } from "../../src/gateway/gateway.js";
-import { silentLogger } from "../support/nodes.js";
+import { silentLogger, testSwitch } from "../support/nodes.js";
 import { AttachClient } from "./attach-client.js";
 
 export interface GatewayNode {
@@ -20,20 +20,7 @@ export interface GatewayNode {
 
 export async function createGatewayNode(gateway: Partial<GatewayConfig> = {}, p2p: Partial<SwitchConfig> = {}, observer?: GatewayObserver): Promise<GatewayNode> {
   const key = generateNodeKey();
-  const sw = new Switch({
-    nodeKey: key,
-    logger: silentLogger,
-    config: {
-      network: "gw-chain",
-      moniker: "gw",
-      listen: { host: "127.0.0.1", port: 0 },
-      allowDuplicateIp: true,
-      dialRandomizerMs: 0,
-      acceptRateLimit: { ratePerSecond: 1000, burst: 1000 },
-      mconn: { flushThrottleMs: 2 },
-      ...p2p,
-    },
-  });
+  const sw = testSwitch(key, { network: "gw-chain", moniker: "gw", ...p2p });
   const gw = new Gateway({ sw, logger: silentLogger, config: { ...DEFAULT_GATEWAY_CONFIG, laddr: "tcp://127.0.0.1:0", ...gateway }, ...(observer === undefined ? {} : { observer }) });
   const grpc = await gw.listen();
   let stopped = false;

@@ -20,8 +20,12 @@ export interface TestNode {
   readonly address: string;
 }
 
-export async function startNode(config: Partial<SwitchConfig> = {}, key: NodeKey = generateNodeKey()): Promise<TestNode> {
-  const sw = new Switch({
+/**
+ * A Switch for tests, not started and without reactors: on 127.0.0.1:0, duplicate IPs allowed, no dial
+ * randomizer, a generous accept rate and a 2 ms flush throttle; `config` overrides any of it.
+ */
+export function testSwitch(key: NodeKey, config: Partial<SwitchConfig> = {}): Switch {
+  return new Switch({
     nodeKey: key,
     logger: silentLogger,
     config: {
@@ -32,10 +36,13 @@ export async function startNode(config: Partial<SwitchConfig> = {}, key: NodeKey
       dialRandomizerMs: 0,
       acceptRateLimit: { ratePerSecond: 1000, burst: 1000 },
       mconn: { flushThrottleMs: 2 },
-      reconnect: { intervalMs: 100, randomizerMs: 50 },
       ...config,
     },
   });
+}
+
+export async function startNode(config: Partial<SwitchConfig> = {}, key: NodeKey = generateNodeKey()): Promise<TestNode> {
+  const sw = testSwitch(key, { reconnect: { intervalMs: 100, randomizerMs: 50 }, ...config });
   const reactor = new RecordingReactor(TEST_CHANNELS);
   sw.addReactor("recorder", reactor);
   await sw.start();

@@ -11,7 +11,7 @@ import type { Peer } from "../../../src/p2p/peer.js";
 import { BaseReactor } from "../../../src/p2p/reactor.js";
 import { Switch } from "../../../src/p2p/switch.js";
 import type { ChannelDescriptor } from "../../../src/wire/mconnection/channel-descriptor.js";
-import { silentLogger } from "../../support/nodes.js";
+import { silentLogger, testSwitch } from "../../support/nodes.js";
 
 interface PexNode {
   readonly sw: Switch;
@@ -28,20 +28,7 @@ afterEach(async () => {
 });
 
 function baseSwitch(key: NodeKey, maxNumOutboundPeers = 10): Switch {
-  const sw = new Switch({
-    nodeKey: key,
-    logger: silentLogger,
-    config: {
-      network: "pex-test",
-      moniker: "pex",
-      listen: { host: "127.0.0.1", port: 0 },
-      allowDuplicateIp: true,
-      dialRandomizerMs: 0,
-      acceptRateLimit: { ratePerSecond: 1000, burst: 1000 },
-      mconn: { flushThrottleMs: 2 },
-      maxNumOutboundPeers,
-    },
-  });
+  const sw = testSwitch(key, { network: "pex-test", moniker: "pex", maxNumOutboundPeers });
   started.push(sw);
   return sw;
 }

@@ -22,7 +22,7 @@ import { Switch } from "../../../src/p2p/switch.js";
 import type { ChannelDescriptor } from "../../../src/wire/mconnection/channel-descriptor.js";
 import { checkReactorTrace } from "../../support/reactor-trace.js";
 import { RecordingReactor } from "../../support/recording-reactor.js";
-import { TEST_CHANNELS, silentLogger } from "../../support/nodes.js";
+import { TEST_CHANNELS, silentLogger, testSwitch } from "../../support/nodes.js";
 import { FakeClock, publicAddr } from "./helpers.js";
 
 interface PexNode {
@@ -42,19 +42,7 @@ afterEach(async () => {
 });
 
 function baseSwitch(key: NodeKey): Switch {
-  const sw = new Switch({
-    nodeKey: key,
-    logger: silentLogger,
-    config: {
-      network: "pex-seed-test",
-      moniker: "pex",
-      listen: { host: "127.0.0.1", port: 0 },
-      allowDuplicateIp: true,
-      dialRandomizerMs: 0,
-      acceptRateLimit: { ratePerSecond: 1000, burst: 1000 },
-      mconn: { flushThrottleMs: 2 },
-    },
-  });
+  const sw = testSwitch(key, { network: "pex-seed-test", moniker: "pex" });
   started.push(sw);
   return sw;
 }
