@@ -14,22 +14,16 @@ import type { Switch } from "../../src/p2p/switch.js";
 import { Transport } from "../../src/p2p/transport.js";
 import { MConnection } from "../../src/wire/mconnection/mconnection.js";
 import { BLOCK_PROTOCOL_VERSION, type NodeInfo, P2P_PROTOCOL_VERSION } from "../../src/wire/node-info.js";
-import { type TestNode, silentLogger, startNode, until } from "../support/nodes.js";
+import { type TestNode, nodeFixtures, silentLogger, until } from "../support/nodes.js";
 
-const nodes: TestNode[] = [];
+const { node, cleanup } = nodeFixtures();
 const sockets: Socket[] = [];
 const mconns: MConnection[] = [];
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.destroy();
   for (const m of mconns.splice(0)) m.stop();
-  await Promise.all(nodes.splice(0).map((n) => n.sw.stop()));
+  await cleanup();
 });
-
-async function node(...args: Parameters<typeof startNode>): Promise<TestNode> {
-  const n = await startNode(...args);
-  nodes.push(n);
-  return n;
-}
 
 function port(n: TestNode): number {
   return n.sw.listenAddress?.port ?? 0;

@@ -7,18 +7,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Peer } from "../../src/p2p/peer.js";
 import { checkReactorTrace } from "../support/reactor-trace.js";
-import { type TestNode, startNode, until } from "../support/nodes.js";
+import { type TestNode, nodeFixtures, until } from "../support/nodes.js";
 
-const nodes: TestNode[] = [];
-async function node(...args: Parameters<typeof startNode>): Promise<TestNode> {
-  const n = await startNode(...args);
-  nodes.push(n);
-  return n;
-}
-
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.sw.stop()));
-});
+const { node, cleanup } = nodeFixtures();
+afterEach(cleanup);
 
 function bytes(len: number, seed: number): Uint8Array {
   const b = new Uint8Array(len);
@@ -63,7 +55,7 @@ describe("Switch.flushStopPeer", () => {
     expect(Buffer.compare(got.find((r) => r.channelId === 0x40)!.message, big)).toBe(0);
     expect(Buffer.compare(got.find((r) => r.channelId === 0x41)!.message, small)).toBe(0);
 
-    await Promise.all(nodes.splice(0).map((n) => n.sw.stop()));
+    await cleanup();
     expect(checkReactorTrace(a.reactor.events)).toEqual({ ok: true });
     expect(checkReactorTrace(b.reactor.events)).toEqual({ ok: true });
   });
@@ -96,7 +88,7 @@ describe("Switch.flushStopPeer", () => {
     release();
     await b.reactor.waitFor(() => b.reactor.count("RemovePeer", a.key.id) === 1, 5_000, "b to see the close");
 
-    await Promise.all(nodes.splice(0).map((n) => n.sw.stop()));
+    await cleanup();
     expect(checkReactorTrace(a.reactor.events)).toEqual({ ok: true });
     expect(checkReactorTrace(b.reactor.events)).toEqual({ ok: true });
   });

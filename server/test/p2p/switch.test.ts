@@ -5,18 +5,10 @@ import { AlreadyConnectedError, OutboundLimitError, Switch, SwitchConfigError } 
 import { PeerDataFullError } from "../../src/p2p/peer.js";
 import { checkReactorTrace } from "../support/reactor-trace.js";
 import { RecordingReactor } from "../support/recording-reactor.js";
-import { type TestNode, TEST_CHANNELS, silentLogger, startNode, until } from "../support/nodes.js";
+import { type TestNode, TEST_CHANNELS, silentLogger, nodeFixtures, until } from "../support/nodes.js";
 
-const nodes: TestNode[] = [];
-async function node(...args: Parameters<typeof startNode>): Promise<TestNode> {
-  const n = await startNode(...args);
-  nodes.push(n);
-  return n;
-}
-
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.sw.stop()));
-});
+const { node, cleanup } = nodeFixtures();
+afterEach(cleanup);
 
 function expectValidTrace(n: TestNode, complete = false): void {
   const verdict = checkReactorTrace(n.reactor.events, { complete });

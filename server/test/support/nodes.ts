@@ -50,6 +50,21 @@ export async function startNode(config: Partial<SwitchConfig> = {}, key: NodeKey
   return { sw, reactor, key, address: `${key.id}@127.0.0.1:${listen?.port ?? 0}` };
 }
 
+/** Nodes a test file starts with {@link startNode}, stopped by `cleanup` (call it in afterEach). */
+export function nodeFixtures(): { node: (...args: Parameters<typeof startNode>) => Promise<TestNode>; cleanup: () => Promise<void> } {
+  const nodes: TestNode[] = [];
+  return {
+    node: async (...args) => {
+      const n = await startNode(...args);
+      nodes.push(n);
+      return n;
+    },
+    cleanup: async () => {
+      await Promise.all(nodes.splice(0).map((n) => n.sw.stop()));
+    },
+  };
+}
+
 /** Polls `pred` every few ms until it holds; for conditions no event announces. */
 export async function until(pred: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
