@@ -3,32 +3,12 @@
  * second node connected over real TCP.
  */
 import { createServer, type Server } from "node:net";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { resolveConfig } from "../../src/config/load.js";
 import { MetricsServerError } from "../../src/metrics/server.js";
-import { createNode, type SwitchboardNode } from "../../src/node.js";
+import { composedNodeFixtures } from "../support/composed-node.js";
 
-const silent = pino({ level: "silent" });
-const nodes: SwitchboardNode[] = [];
-const dirs: string[] = [];
-
-afterEach(async () => {
-  await Promise.all(nodes.splice(0).map((n) => n.stop()));
-  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function node(flags: Record<string, string>): Promise<SwitchboardNode> {
-  const home = await mkdtemp(join(tmpdir(), "sb-metrics-"));
-  dirs.push(home);
-  const config = resolveConfig({ flags: { "node.network": "metrics-test", "p2p.laddr": "tcp://127.0.0.1:0", ...flags } }).config;
-  const n = await createNode(config, { home, logger: silent });
-  nodes.push(n);
-  return n;
-}
+const { node, cleanup } = composedNodeFixtures("metrics-test");
+afterEach(cleanup);
 
 function value(text: string, prefix: string): number | undefined {
   const line = text.split("\n").find((l) => l.startsWith(prefix));

@@ -5,12 +5,9 @@
  * recording reactor beside PEX on the seed checks the reactor grammar
  * through every flow.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { resolveConfig } from "../../../src/config/load.js";
-import { createNode, type SwitchboardNode } from "../../../src/node.js";
+import type { SwitchboardNode } from "../../../src/node.js";
+import { composedNodeFixtures } from "../../support/composed-node.js";
 import type { NetAddress } from "../../../src/p2p/net-address.js";
 import { generateNodeKey, type NodeKey } from "../../../src/p2p/node-key.js";
 import { AddressBook } from "../../../src/p2p/pex/address-book.js";
@@ -208,21 +205,11 @@ describe("PEX seed mode between real Switches", () => {
 });
 
 describe("p2p.seed_mode through the composition root", () => {
-  const nodes: SwitchboardNode[] = [];
-  const dirs: string[] = [];
-  afterEach(async () => {
-    await Promise.all(nodes.splice(0).map((n) => n.stop()));
-    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
-  });
+  const fixtures = composedNodeFixtures("seed-test");
+  afterEach(fixtures.cleanup);
 
   async function node(flags: Record<string, string>): Promise<SwitchboardNode> {
-    const home = await mkdtemp(join(tmpdir(), "sb-seed-"));
-    dirs.push(home);
-    const config = resolveConfig({
-      flags: { "node.network": "seed-test", "p2p.laddr": "tcp://127.0.0.1:0", "p2p.allow_duplicate_ip": "true", "p2p.addr_book_strict": "false", ...flags },
-    }).config;
-    const n = await createNode(config, { home, logger: silentLogger });
-    nodes.push(n);
+    const n = await fixtures.node({ "p2p.allow_duplicate_ip": "true", "p2p.addr_book_strict": "false", ...flags });
     await n.start();
     return n;
   }
