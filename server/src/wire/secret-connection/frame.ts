@@ -243,23 +243,8 @@ export class FrameOpener {
     if (sealed.length !== SEALED_FRAME_BYTES) {
       throw new RangeError(`a sealed frame is ${SEALED_FRAME_BYTES} bytes, got ${sealed.length}`);
     }
-    return this.openInto(sealed, Buffer.allocUnsafe(FRAME_PLAINTEXT_BYTES), 0);
-  }
-
-  /** Opens one sealed frame into slot `slot` of `plain` and returns the view of its data. */
-  private openInto(sealed: Uint8Array, plain: Buffer, slot: number): Buffer {
-    try {
-      this.nonce.check();
-      const frame = plain.subarray(slot * FRAME_PLAINTEXT_BYTES, (slot + 1) * FRAME_PLAINTEXT_BYTES);
-      if (!this.aead.open(frame, sealed, this.nonce.bytes)) throw new FrameDecryptError();
-      this.nonce.advance();
-      const chunkLength = frame.readUInt32LE(0);
-      if (chunkLength > FRAME_DATA_MAX_BYTES) throw new FrameLengthError(chunkLength, FRAME_DATA_MAX_BYTES);
-      return frame.subarray(FRAME_LENGTH_PREFIX_BYTES, FRAME_LENGTH_PREFIX_BYTES + chunkLength);
-    } catch (err) {
-      this.failure = err instanceof Error ? err : new Error(String(err));
-      throw this.failure;
-    }
+    const plain = Buffer.allocUnsafe(FRAME_PLAINTEXT_BYTES);
+    return plain.subarray(FRAME_LENGTH_PREFIX_BYTES, this.openAt(sealed, plain, FRAME_LENGTH_PREFIX_BYTES));
   }
 
   private throwIfFailed(): void {
