@@ -253,10 +253,10 @@ func (w *countingTap) release() {
 	}
 }
 
-func TestConcurrentCommandsShareStreamMessagesAndGetTheirOwnResults(t *testing.T) {
-	const n = 1000
-	node := switchboardtest.NewNode("node-a", "testnet")
-	defer node.Close()
+// attachTapped attaches reactor "app" (channel 0x70) to node through a countingTap and drains its events.
+// The returned function releases a held write, then closes the client (a held write must not block Close).
+func attachTapped(t *testing.T, node *switchboardtest.Node) (*switchboard.Client, *countingTap, func()) {
+	t.Helper()
 	tap := &countingTap{}
 	c, err := switchboard.Attach(context.Background(), switchboardtest.Target, node.Options(switchboard.Options{
 		Name:        "app",
@@ -266,12 +266,22 @@ func TestConcurrentCommandsShareStreamMessagesAndGetTheirOwnResults(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	defer tap.release() // before Close: a held write must not block it
 	go func() {
 		for range c.Events() {
 		}
 	}()
+	return c, tap, func() {
+		tap.release()
+		c.Close()
+	}
+}
+
+func TestConcurrentCommandsShareStreamMessagesAndGetTheirOwnResults(t *testing.T) {
+	const n = 1000
+	node := switchboardtest.NewNode("node-a", "testnet")
+	defer node.Close()
+	c, tap, closeClient := attachTapped(t, node)
+	defer closeClient()
 	node.Start()
 	peer := node.Connect("peer-1")
 	gone := node.Connect("peer-2")
@@ -358,21 +368,8 @@ func TestConcurrentCommandsShareStreamMessagesAndGetTheirOwnResults(t *testing.T
 func TestResultsReadyInABatchLeaveBeforeACommandWaitsForRoomInSent(t *testing.T) {
 	node := switchboardtest.NewNode("node-a", "testnet")
 	defer node.Close()
-	tap := &countingTap{}
-	c, err := switchboard.Attach(context.Background(), switchboardtest.Target, node.Options(switchboard.Options{
-		Name:        "app",
-		Channels:    []switchboard.ChannelDescriptor{{ID: 0x70, Priority: 1}},
-		DialOptions: []grpc.DialOption{tap.dialOption()},
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	defer tap.release() // before Close: a held write must not block it
-	go func() {
-		for range c.Events() {
-		}
-	}()
+	c, tap, closeClient := attachTapped(t, node)
+	defer closeClient()
 	peer := node.Connect("peer-1")
 	ctx := context.Background()
 	// Fill Sent.
