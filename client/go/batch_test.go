@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -167,18 +168,6 @@ func outcome(t *testing.T, errc <-chan error) error {
 	}
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // readCommands reads batches until n commands came; it returns them and
 // the number of commands per batch.
 func readCommands(s *fakeStream, n int) ([]*gatewayv1.Command, []int) {
@@ -225,7 +214,7 @@ func TestCommandsQueuedTogetherLeaveInBatchesOfAtMost1024AndResultsReachTheirCal
 	// One message for the command written alone, then the 2999 queued
 	// meanwhile, at most 1024 to a batch.
 	cmds, counts := readCommands(s, n)
-	if want := []int{1, 1024, 1024, 951}; !equalInts(counts, want) {
+	if want := []int{1, 1024, 1024, 951}; !slices.Equal(counts, want) {
 		t.Fatalf("commands per stream message %v, want %v", counts, want)
 	}
 	key := map[uint64]int{}
@@ -378,7 +367,7 @@ func TestBatchesStayWithinTheNodesSizeLimits(t *testing.T) {
 	// command stays within the node's 64 KiB for such requests (so the fourth
 	// send leaves without the small SetPeerData, which takes six big ones).
 	cmds, counts := readCommands(s, 1+queued)
-	if want := []int{1, 3, 1, 7, 1}; !equalInts(counts, want) {
+	if want := []int{1, 3, 1, 7, 1}; !slices.Equal(counts, want) {
 		t.Fatalf("commands per stream message %v, want %v", counts, want)
 	}
 	tap.mu.Lock()
@@ -572,7 +561,7 @@ func TestBatchingAgainstANode(t *testing.T) {
 		}
 	}
 	counts := tap.commandCounts()
-	if !equalInts(counts, []int{1, n - 1}) {
+	if !slices.Equal(counts, []int{1, n - 1}) {
 		t.Fatalf("commands per stream message %v, want [1 %d]", counts, n-1)
 	}
 	evs := p.rb.waitFor(t, fmt.Sprintf("%d Receives", len(want)), has[Receive](len(want)))

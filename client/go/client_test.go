@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -405,7 +406,7 @@ func TestResumeDiscardsDuplicatesBySeq(t *testing.T) {
 			t.Fatalf("unexpected %T (a duplicate?)", e)
 		}
 	}
-	if want := []string{"m4", "m5", "session", "m6"}; !equal(got, want) {
+	if want := []string{"m4", "m5", "session", "m6"}; !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
 	}
 	if st := c.Stats(); st.Duplicates != 5 {
@@ -496,7 +497,7 @@ func TestStopEndsTheClientCleanlyAfterDeliveringEverything(t *testing.T) {
 	for ev := range c.Events() {
 		kinds = append(kinds, kindOf(ev))
 	}
-	if want := []string{"Start", "InitPeer", "AddPeer", "RemovePeer", "Stop"}; !equal(kinds, want) {
+	if want := []string{"Start", "InitPeer", "AddPeer", "RemovePeer", "Stop"}; !slices.Equal(kinds, want) {
 		t.Fatalf("events %v, want %v", kinds, want)
 	}
 	<-c.Done()
@@ -556,16 +557,4 @@ func kindOf(ev Event) string {
 		return "Session"
 	}
 	return "?"
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func TestRunCallsTheReactorInGrammarOrderAcrossASessionReset(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 	want := []string{"OnStart", "InitPeer c1", "AddPeer c1", "Receive x", "RemovePeer c1 reset", "InitPeer c1", "AddPeer c1", "RemovePeer c1 bye", "OnStop"}
-	if got := r.snapshot(); !equal(got, want) {
+	if got := r.snapshot(); !slices.Equal(got, want) {
 		t.Fatalf("calls\n %v\nwant\n %v", got, want)
 	}
 }
@@ -105,7 +106,7 @@ func TestRunStopsTheReactorWhenTheContextEnds(t *testing.T) {
 		t.Fatalf("Run = %v", err)
 	}
 	want := []string{"OnStart", "InitPeer c1", "RemovePeer c1 " + ErrNodeGone.Error(), "OnStop"}
-	if got := r.snapshot(); !equal(got, want) {
+	if got := r.snapshot(); !slices.Equal(got, want) {
 		t.Fatalf("calls %v, want %v", got, want)
 	}
 }
