@@ -49,34 +49,6 @@ const lenField = (size: number): number => 1 + varintSize(size) + size;
 const varintField = (n: number): number => (n === 0 ? 0 : 1 + varintSize(n));
 const strField = (bytes: number): number => (bytes === 0 ? 0 : lenField(bytes));
 
-/** Writes a varint field unless it is 0 (proto3 leaves defaults out); returns the new position. */
-function putVarint(buf: Buffer, pos: number, field: number, n: number): number {
-  if (n === 0) return pos;
-  buf[pos++] = tag(field, WIRE_VARINT);
-  return writeVarint(buf, pos, n);
-}
-
-/** Writes a length-delimited field's tag and length (the body follows); returns the body's position. */
-function putLen(buf: Buffer, pos: number, field: number, length: number): number {
-  buf[pos++] = tag(field, WIRE_LEN);
-  return writeVarint(buf, pos, length);
-}
-
-/** Writes a bytes field unless it is empty. */
-function putBytes(buf: Buffer, pos: number, field: number, bytes: Uint8Array): number {
-  if (bytes.length === 0) return pos;
-  pos = putLen(buf, pos, field, bytes.length);
-  buf.set(bytes, pos);
-  return pos + bytes.length;
-}
-
-/** Writes a string field of `byteLength` UTF-8 bytes unless it is empty. */
-function putString(buf: Buffer, pos: number, field: number, value: string, byteLength: number): number {
-  if (byteLength === 0) return pos;
-  pos = putLen(buf, pos, field, byteLength);
-  return pos + buf.write(value, pos, byteLength, "utf8");
-}
-
 /** One command, measured: its body size and what the write pass needs. */
 interface Sized {
   readonly cmd: Command;
@@ -123,25 +95,61 @@ function writeCommand(buf: Buffer, pos: number, s: Sized): number {
     buf.set(s.encoded, pos);
     return pos + s.encoded.length;
   }
-  pos = putVarint(buf, pos, 1, Number(s.cmd.requestId));
+  const id = Number(s.cmd.requestId);
+  if (id !== 0) {
+    buf[pos++] = tag(1, WIRE_VARINT);
+    pos = writeVarint(buf, pos, id);
+  }
   const k = s.cmd.kind;
   if (k === undefined) return pos;
   switch (k.$case) {
     case "send":
     case "trySend": {
       const v = k.value;
-      pos = putLen(buf, pos, k.$case === "send" ? 2 : 3, s.kindSize);
-      pos = putString(buf, pos, 1, v.connectionId, s.conn);
-      pos = putString(buf, pos, 2, v.peerId, s.peer);
-      pos = putVarint(buf, pos, 3, v.channelId);
-      pos = putBytes(buf, pos, 4, v.message);
-      return putVarint(buf, pos, 5, k.$case === "send" ? k.value.timeoutMs : 0);
+      buf[pos++] = tag(k.$case === "send" ? 2 : 3, WIRE_LEN);
+      pos = writeVarint(buf, pos, s.kindSize);
+      if (s.conn > 0) {
+        buf[pos++] = tag(1, WIRE_LEN);
+        pos = writeVarint(buf, pos, s.conn);
+        pos += buf.write(v.connectionId, pos, s.conn, "utf8");
+      }
+      if (s.peer > 0) {
+        buf[pos++] = tag(2, WIRE_LEN);
+        pos = writeVarint(buf, pos, s.peer);
+        pos += buf.write(v.peerId, pos, s.peer, "utf8");
+      }
+      if (v.channelId !== 0) {
+        buf[pos++] = tag(3, WIRE_VARINT);
+        pos = writeVarint(buf, pos, v.channelId);
+      }
+      if (v.message.length > 0) {
+        buf[pos++] = tag(4, WIRE_LEN);
+        pos = writeVarint(buf, pos, v.message.length);
+        buf.set(v.message, pos);
+        pos += v.message.length;
+      }
+      const timeoutMs = k.$case === "send" ? k.value.timeoutMs : 0;
+      if (timeoutMs !== 0) {
+        buf[pos++] = tag(5, WIRE_VARINT);
+        pos = writeVarint(buf, pos, timeoutMs);
+      }
+      return pos;
     }
     case "broadcast": {
       const v = k.value;
-      pos = putLen(buf, pos, 4, s.kindSize);
-      pos = putVarint(buf, pos, 1, v.channelId);
-      return putBytes(buf, pos, 2, v.message);
+      buf[pos++] = tag(4, WIRE_LEN);
+      pos = writeVarint(buf, pos, s.kindSize);
+      if (v.channelId !== 0) {
+        buf[pos++] = tag(1, WIRE_VARINT);
+        pos = writeVarint(buf, pos, v.channelId);
+      }
+      if (v.message.length > 0) {
+        buf[pos++] = tag(2, WIRE_LEN);
+        pos = writeVarint(buf, pos, v.message.length);
+        buf.set(v.message, pos);
+        pos += v.message.length;
+      }
+      return pos;
     }
     default:
       return pos; // sized with `encoded`
@@ -160,7 +168,8 @@ export function encodeAttachRequest(req: AttachRequest): Buffer {
     const s = sizeCommand(m.value);
     if (s === null) return generic(req);
     const buf = Buffer.allocUnsafe(lenField(s.size));
-    const end = writeCommand(buf, putLen(buf, 0, 4, s.size), s);
+    buf[0] = tag(4, WIRE_LEN);
+    const end = writeCommand(buf, writeVarint(buf, 1, s.size), s);
     return end === buf.length ? buf : generic(req);
   }
   if (m?.$case !== "batch") return generic(req);
@@ -187,17 +196,33 @@ export function encodeAttachRequest(req: AttachRequest): Buffer {
     size += lenField(s.size);
   }
   const buf = Buffer.allocUnsafe(lenField(size));
-  let pos = putLen(buf, 0, 5, size);
+  buf[0] = tag(5, WIRE_LEN);
+  let pos = writeVarint(buf, 1, size);
   if (ack !== undefined) {
-    pos = putLen(buf, pos, 1, ackSize);
-    pos = putVarint(buf, pos, 1, Number(ack));
+    buf[pos++] = tag(1, WIRE_LEN);
+    pos = writeVarint(buf, pos, ackSize);
+    if (ack !== 0n) {
+      buf[pos++] = tag(1, WIRE_VARINT);
+      pos = writeVarint(buf, pos, Number(ack));
+    }
   }
   if (credit !== undefined) {
-    pos = putLen(buf, pos, 2, creditSize);
-    pos = putVarint(buf, pos, 1, credit.messages);
-    pos = putVarint(buf, pos, 2, Number(credit.bytes));
+    buf[pos++] = tag(2, WIRE_LEN);
+    pos = writeVarint(buf, pos, creditSize);
+    if (credit.messages !== 0) {
+      buf[pos++] = tag(1, WIRE_VARINT);
+      pos = writeVarint(buf, pos, credit.messages);
+    }
+    if (credit.bytes !== 0n) {
+      buf[pos++] = tag(2, WIRE_VARINT);
+      pos = writeVarint(buf, pos, Number(credit.bytes));
+    }
   }
-  for (const s of sized) pos = writeCommand(buf, putLen(buf, pos, 3, s.size), s);
+  for (const s of sized) {
+    buf[pos++] = tag(3, WIRE_LEN);
+    pos = writeVarint(buf, pos, s.size);
+    pos = writeCommand(buf, pos, s);
+  }
   // A mismatch would be a bug here; the generated encoder is always right.
   return pos === buf.length ? buf : generic(req);
 }
