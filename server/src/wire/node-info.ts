@@ -184,9 +184,23 @@ export function encodeNodeInfo(info: NodeInfo): Uint8Array {
   }).finish();
 }
 
-/** `uvarint(len) || body`, as it is written through the SecretConnection. */
+// Encodings of the NodeInfo objects a node sends at every handshake (a
+// Switch keeps one object until its listen address changes). Weak keys: an
+// entry goes with its object.
+const delimitedEncodings = new WeakMap<NodeInfo, Uint8Array>();
+
+/**
+ * `uvarint(len) || body`, as it is written through the SecretConnection. The
+ * bytes are remembered per NodeInfo object (NodeInfo is immutable) and shared
+ * between calls: callers must not modify them.
+ */
 export function encodeNodeInfoDelimited(info: NodeInfo): Uint8Array {
-  return encodeDelimited(encodeNodeInfo(info));
+  let bytes = delimitedEncodings.get(info);
+  if (bytes === undefined) {
+    bytes = encodeDelimited(encodeNodeInfo(info));
+    delimitedEncodings.set(info, bytes);
+  }
+  return bytes;
 }
 
 /** Decodes a NodeInfo body; throws {@link DecodeError} on malformed bytes. */

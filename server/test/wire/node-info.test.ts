@@ -34,6 +34,15 @@ describe("NodeInfo encoding", () => {
     expect(hex(encodeNodeInfoDelimited(base))).toBe(exampleHex);
   });
 
+  it("encodes each NodeInfo object once, and an equal-looking new object afresh", () => {
+    const first = encodeNodeInfoDelimited(base);
+    expect(encodeNodeInfoDelimited(base)).toBe(first);
+    const moved = { ...base, listenAddr: "tcp://10.0.0.1:26656" };
+    const encoded = encodeNodeInfoDelimited(moved);
+    expect(encoded).not.toBe(first);
+    expect(decodeNodeInfo(encoded.subarray(2))).toEqual(moved);
+  });
+
   it("decodes the shared example back to the same fields", () => {
     const body = unhex(exampleHex).subarray(2); // 0x89 0x01 prefix = 137 bytes
     expect(decodeNodeInfo(body)).toEqual(base);

@@ -35,6 +35,9 @@ function byteSwapWords(words: Uint32Array): void {
   }
 }
 
+// Domain separation block of every STROBE-128 object: [1, R + 2, 1, 0, 1, 12 * 8] || "STROBEv1.0.2".
+const INIT_BLOCK = Uint8Array.from([1, STROBE_R + 2, 1, 0, 1, 96, ...new TextEncoder().encode("STROBEv1.0.2")]);
+
 export class Strobe128 {
   private readonly words = new Uint32Array(STATE_BYTES / 4);
   private readonly state = new Uint8Array(this.words.buffer);
@@ -42,13 +45,25 @@ export class Strobe128 {
   private posBegin = 0;
   private curFlags = 0;
 
-  /** A STROBE-128 object initialised with the protocol label, as `Strobe::new(label)`. */
-  constructor(protocolLabel: Uint8Array) {
-    // Domain separation block: [1, R + 2, 1, 0, 1, 12 * 8] || "STROBEv1.0.2".
-    this.state.set([1, STROBE_R + 2, 1, 0, 1, 96], 0);
-    this.state.set(new TextEncoder().encode("STROBEv1.0.2"), 6);
+  /**
+   * A STROBE-128 object initialised with the protocol label, as
+   * `Strobe::new(label)`; with no label, a blank object for {@link clone}.
+   */
+  constructor(protocolLabel: Uint8Array | null) {
+    if (protocolLabel === null) return;
+    this.state.set(INIT_BLOCK, 0);
     this.permute();
     this.metaAd(protocolLabel, false);
+  }
+
+  /** An independent object in the same state: operations on one do not affect the other. */
+  clone(): Strobe128 {
+    const copy = new Strobe128(null);
+    copy.words.set(this.words);
+    copy.pos = this.pos;
+    copy.posBegin = this.posBegin;
+    copy.curFlags = this.curFlags;
+    return copy;
   }
 
   /** Absorbs framing data (meta associated data). */

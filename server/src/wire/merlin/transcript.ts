@@ -19,17 +19,33 @@ function labelBytes(label: MerlinLabel): Uint8Array {
 
 function le32(n: number): Uint8Array {
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`merlin: length ${n} does not fit 32 bits`);
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n, true);
-  return out;
+  return Uint8Array.of(n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
 }
 
 export class MerlinTranscript {
-  private readonly strobe = new Strobe128(MERLIN_PROTOCOL_LABEL);
+  private readonly strobe: Strobe128;
 
   /** `NewTranscript(label)`: a transcript bound to an application protocol label. */
-  constructor(label: MerlinLabel) {
+  constructor(label: MerlinLabel);
+  /** @internal {@link clone}'s way in: a transcript over `strobe` as it is. */
+  constructor(label: null, strobe: Strobe128);
+  constructor(label: MerlinLabel | null, strobe?: Strobe128) {
+    if (label === null) {
+      this.strobe = strobe as Strobe128;
+      return;
+    }
+    this.strobe = new Strobe128(MERLIN_PROTOCOL_LABEL);
     this.appendMessage(DOM_SEP_LABEL, labelBytes(label));
+  }
+
+  /**
+   * An independent transcript with everything absorbed so far. A protocol
+   * whose transcripts share a constant prefix builds the prefix once and
+   * clones it, instead of re-absorbing it (and re-running its permutations)
+   * every time.
+   */
+  clone(): MerlinTranscript {
+    return new MerlinTranscript(null, this.strobe.clone());
   }
 
   /** Absorbs `message` under `label`: meta-AD(label), continued by meta-AD(LE32(length)), then AD(message). */

@@ -4,7 +4,7 @@
  * split into the two AEAD keys. Pure functions over the process's crypto
  * backend (libsodium, or node:crypto as the fallback; see ../crypto/backend.ts).
  */
-import { hkdfSync } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { cryptoBackend, type CryptoBackend, type X25519KeyPair } from "../crypto/backend.js";
 import { MerlinTranscript } from "../merlin/transcript.js";
 import { LowOrderPointError } from "./errors.js";
@@ -16,14 +16,16 @@ export const X25519_KEY_BYTES = 32;
 /** Size of the challenge each side signs. */
 export const CHALLENGE_BYTES = 32;
 
-const TRANSCRIPT_LABEL = "TENDERMINT_SECRET_CONNECTION_TRANSCRIPT_HASH";
-const LABEL_EPHEMERAL_LOWER = "EPHEMERAL_LOWER_PUBLIC_KEY";
-const LABEL_EPHEMERAL_UPPER = "EPHEMERAL_UPPER_PUBLIC_KEY";
-const LABEL_DH_SECRET = "DH_SECRET";
-const LABEL_CHALLENGE = "SECRET_CONNECTION_MAC";
-const HKDF_INFO = "TENDERMINT_SECRET_CONNECTION_KEY_AND_CHALLENGE_GEN";
-// Two AEAD keys and 32 bytes that older protocol versions used as the challenge; v0.38 ignores them.
-const HKDF_OUTPUT_BYTES = 96;
+const utf8 = new TextEncoder();
+const TRANSCRIPT_LABEL = utf8.encode("TENDERMINT_SECRET_CONNECTION_TRANSCRIPT_HASH");
+const LABEL_EPHEMERAL_LOWER = utf8.encode("EPHEMERAL_LOWER_PUBLIC_KEY");
+const LABEL_EPHEMERAL_UPPER = utf8.encode("EPHEMERAL_UPPER_PUBLIC_KEY");
+const LABEL_DH_SECRET = utf8.encode("DH_SECRET");
+const LABEL_CHALLENGE = utf8.encode("SECRET_CONNECTION_MAC");
+const HKDF_INFO = utf8.encode("TENDERMINT_SECRET_CONNECTION_KEY_AND_CHALLENGE_GEN");
+const AEAD_KEY_BYTES = 32;
+const SHA256_BYTES = 32;
+const ZERO_SALT = new Uint8Array(SHA256_BYTES);
 
 /** A fresh ephemeral key pair. */
 export function generateX25519KeyPair(backend: CryptoBackend = cryptoBackend()): X25519KeyPair {
@@ -79,25 +81,53 @@ export interface SessionKeys {
 
 /**
  * HKDF-SHA256 over the raw DH secret (empty salt, info
- * `TENDERMINT_SECRET_CONNECTION_KEY_AND_CHALLENGE_GEN`, 96 bytes). The side
- * whose ephemeral key is the lower one receives with bytes 0..32 and sends
- * with bytes 32..64; the other side the reverse. Bytes 64..96 are unused.
+ * `TENDERMINT_SECRET_CONNECTION_KEY_AND_CHALLENGE_GEN`). CometBFT asks for
+ * 96 bytes; the side whose ephemeral key is the lower one receives with bytes
+ * 0..32 and sends with bytes 32..64, the other side the reverse. Bytes 64..96
+ * are unused in v0.38, and HKDF's output blocks are computed in order, so we
+ * compute only the first two.
  */
 export function deriveSecrets(dhSecret: Uint8Array, localIsLeast: boolean): SessionKeys {
   checkSize("DH secret", dhSecret);
-  const okm = new Uint8Array(hkdfSync("sha256", dhSecret, new Uint8Array(0), HKDF_INFO, HKDF_OUTPUT_BYTES));
-  const first = okm.slice(0, 32);
-  const second = okm.slice(32, 64);
+  const okm = hkdfSha256(dhSecret, HKDF_INFO, 2 * AEAD_KEY_BYTES);
+  const first = okm.subarray(0, AEAD_KEY_BYTES);
+  const second = okm.subarray(AEAD_KEY_BYTES, 2 * AEAD_KEY_BYTES);
   return localIsLeast ? { recvKey: first, sendKey: second } : { recvKey: second, sendKey: first };
+}
+
+/**
+ * HKDF-SHA256 (RFC 5869) with an empty salt, on HMACs: extract, then as many
+ * expand blocks as `length` needs. `hkdfSync` computes the same but builds a
+ * key object from the secret on every call, which costs more than the three
+ * HMACs of a handshake.
+ */
+export function hkdfSha256(ikm: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (length > 255 * SHA256_BYTES) throw new RangeError(`HKDF-SHA256 cannot produce ${length} bytes`);
+  // An empty salt is HashLen zero bytes (RFC 5869 §2.2).
+  const prk = createHmac("sha256", ZERO_SALT).update(ikm).digest();
+  const out = new Uint8Array(length);
+  let block: Uint8Array = new Uint8Array(0);
+  for (let i = 1, offset = 0; offset < length; i++, offset += SHA256_BYTES) {
+    block = createHmac("sha256", prk).update(block).update(info).update(Uint8Array.of(i)).digest();
+    out.set(block.subarray(0, Math.min(SHA256_BYTES, length - offset)), offset);
+  }
+  return out;
 }
 
 /** The 32-byte challenge both sides sign: Merlin over the sorted ephemeral keys and the DH secret. */
 export function computeChallenge(lo: Uint8Array, hi: Uint8Array, dhSecret: Uint8Array): Uint8Array {
-  const transcript = new MerlinTranscript(TRANSCRIPT_LABEL);
+  const transcript = transcriptBase().clone();
   transcript.appendMessage(LABEL_EPHEMERAL_LOWER, lo);
   transcript.appendMessage(LABEL_EPHEMERAL_UPPER, hi);
   transcript.appendMessage(LABEL_DH_SECRET, dhSecret);
   return transcript.extractBytes(LABEL_CHALLENGE, CHALLENGE_BYTES);
+}
+
+// The transcript after its constant label, built once and cloned for each challenge.
+let base: MerlinTranscript | null = null;
+function transcriptBase(): MerlinTranscript {
+  base ??= new MerlinTranscript(TRANSCRIPT_LABEL);
+  return base;
 }
 
 function checkSize(what: string, bytes: Uint8Array): void {

@@ -66,4 +66,29 @@ describe("MerlinTranscript", () => {
     expect(toHex(a.extractBytes("long", 500))).not.toBe(toHex(out));
     expect(a.extractBytes("none", 0)).toHaveLength(0);
   });
+  it("clones: a clone continues exactly like the original, and the two stay independent", () => {
+    const original = new MerlinTranscript("test protocol");
+    original.appendMessage("prefix", utf8("shared"));
+    const clone = original.clone();
+    const fresh = new MerlinTranscript("test protocol");
+    fresh.appendMessage("prefix", utf8("shared"));
+    // Work on the clone first: it must not move the original.
+    clone.appendMessage("label", utf8("clone only"));
+    const fromClone = toHex(clone.extractBytes("challenge", 32));
+    original.appendMessage("label", utf8("original only"));
+    fresh.appendMessage("label", utf8("original only"));
+    expect(toHex(original.extractBytes("challenge", 32))).toBe(toHex(fresh.extractBytes("challenge", 32)));
+    const replay = new MerlinTranscript("test protocol");
+    replay.appendMessage("prefix", utf8("shared"));
+    replay.appendMessage("label", utf8("clone only"));
+    expect(fromClone).toBe(toHex(replay.extractBytes("challenge", 32)));
+  });
+
+  it("clones mid-block and across a permutation", () => {
+    // 300 bytes absorbed crosses the 166-byte rate: the clone must carry the position too.
+    const original = new MerlinTranscript("x");
+    original.appendMessage("big", new Uint8Array(300).fill(7));
+    const clone = original.clone();
+    expect(toHex(clone.extractBytes("out", 200))).toBe(toHex(original.extractBytes("out", 200)));
+  });
 });

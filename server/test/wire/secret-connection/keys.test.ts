@@ -4,6 +4,7 @@ import {
   compareBytes,
   computeChallenge,
   deriveSecrets,
+  hkdfSha256,
   generateX25519KeyPair,
   sortEphemeralKeys,
   x25519KeyPairFromPrivateKey,
@@ -40,6 +41,25 @@ describe("deriveSecrets", () => {
 
   it("refuses a DH secret of the wrong size", () => {
     expect(() => deriveSecrets(new Uint8Array(31), true)).toThrow(RangeError);
+  });
+});
+
+describe("hkdfSha256", () => {
+  it("matches RFC 5869 test case 3 (empty salt and info, 42 bytes)", () => {
+    expect(toHex(hkdfSha256(new Uint8Array(22).fill(0x0b), new Uint8Array(0), 42))).toBe(
+      "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+    );
+  });
+
+  it("gives the vector's 96 bytes, and any length is a prefix of a longer one", () => {
+    const info = new TextEncoder().encode("TENDERMINT_SECRET_CONNECTION_KEY_AND_CHALLENGE_GEN");
+    const okm = toHex(hkdfSha256(hex(vector.dh_secret), info, 96));
+    expect(okm).toBe(vector.hkdf_okm_96);
+    for (const n of [0, 1, 31, 32, 33, 64, 95]) expect(toHex(hkdfSha256(hex(vector.dh_secret), info, n))).toBe(okm.slice(0, 2 * n));
+  });
+
+  it("refuses more than 255 blocks", () => {
+    expect(() => hkdfSha256(new Uint8Array(32), new Uint8Array(0), 255 * 32 + 1)).toThrow(RangeError);
   });
 });
 
