@@ -187,7 +187,16 @@ const SCENARIOS: readonly Scenario[] = [
       const common = { scenario: `connections (${ours.peers} peers)`, sizeBytes: null };
       rows.add({ ...common, metric: "handshakes", unit: "/s", better: "higher", ours: ours.handshakesPerSecond, theirs: theirs.handshakesPerSecond, target: atLeast(1000, "/s") });
       if (ours.cpuUsPerHandshake !== null) {
-        rows.add({ ...common, metric: "CPU per handshake", unit: "µs", better: "lower", ours: ours.cpuUsPerHandshake, theirs: theirs.cpuUsPerHandshake });
+        rows.add({
+          ...common,
+          metric: "CPU per handshake",
+          unit: "µs",
+          better: "lower",
+          ours: ours.cpuUsPerHandshake,
+          theirs: theirs.cpuUsPerHandshake,
+          // The accepting hub's share and the dialers', in the JSON.
+          ...(ours.cpuUsPerHandshakeByProcess === undefined ? {} : { detail: ours.cpuUsPerHandshakeByProcess }),
+        });
       }
       const kib = (b: number): number => b / 1024;
       rows.add({ ...common, metric: "memory/idle peer (RSS, marginal)", unit: "KiB", better: "lower", ours: kib(ours.rssMarginalPerPeerBytes), theirs: kib(theirs.rssMarginalPerPeerBytes), target: atMost(64, "KiB") });

@@ -7,7 +7,7 @@
  * comparison is its wire figure (reactors in the node's process).
  */
 import { type Child, startChild } from "../lib/child.js";
-import { totalCpuTimeUs } from "../lib/cpu.js";
+import { cpuTimeUs, totalCpuTimeUs } from "../lib/cpu.js";
 import { type Daemon, initHome, startDaemon } from "../lib/daemon.js";
 import type { BenchSettings } from "../lib/settings.js";
 import { type Percentiles, countFor } from "../lib/stats.js";
@@ -18,6 +18,8 @@ interface GatewayPath {
   readonly receiver: Child;
   /** The four processes: S, R, A, B. */
   readonly pids: readonly number[];
+  /** The same, by name, for CPU time per process. */
+  readonly processes: Readonly<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -44,7 +46,25 @@ async function startGatewayPath(settings: BenchSettings): Promise<GatewayPath> {
     await close();
     throw err;
   }
-  return { sender, receiver, pids: [sender.pid, receiver.pid, ...daemons.map((d) => d.pid)], close };
+  const [a, b] = daemons as [Daemon, Daemon];
+  return {
+    sender,
+    receiver,
+    pids: [sender.pid, receiver.pid, a.pid, b.pid],
+    processes: { reactorS: sender.pid, nodeA: a.pid, nodeB: b.pid, reactorR: receiver.pid },
+    close,
+  };
+}
+
+/** CPU time of each named process now, in µs; null once any is unknown. */
+function cpuByProcess(processes: Readonly<Record<string, number>>): Record<string, number> | null {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(processes)) {
+    const us = cpuTimeUs(pid);
+    if (us === null) return null;
+    out[name] = us;
+  }
+  return out;
 }
 
 export async function gatewayThroughput(p: ThroughputParams): Promise<ThroughputRow[]> {
@@ -52,9 +72,14 @@ export async function gatewayThroughput(p: ThroughputParams): Promise<Throughput
   const once = async (size: number, n: number): Promise<ThroughputRow> => {
     await path.receiver.call("expectStream", { n });
     const cpu0 = totalCpuTimeUs(path.pids);
+    const each0 = cpuByProcess(path.processes);
     const { startNs } = await path.sender.call<{ startNs: bigint }>("sendStream", { size, n });
     const { lastNs, loaded } = await path.receiver.call<{ lastNs: bigint; loaded: Percentiles }>("streamResult");
-    return throughputRow(size, n, Number(lastNs - startNs) / 1e9, loaded, cpu0, totalCpuTimeUs(path.pids));
+    const row = throughputRow(size, n, Number(lastNs - startNs) / 1e9, loaded, cpu0, totalCpuTimeUs(path.pids));
+    const each1 = cpuByProcess(path.processes);
+    if (each0 === null || each1 === null) return row;
+    const byProcess = Object.fromEntries(Object.keys(each1).map((k) => [k, ((each1[k] ?? 0) - (each0[k] ?? 0)) / n]));
+    return { ...row, cpuUsPerMessageByProcess: byProcess };
   };
   try {
     const rows: ThroughputRow[] = [];

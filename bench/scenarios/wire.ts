@@ -36,6 +36,8 @@ export interface ThroughputRow {
   readonly loadedLatency: Percentiles;
   /** CPU time (user + system) of every process on the path, per message; null where unknown. */
   readonly cpuUsPerMessage: number | null;
+  /** The same, process by process, where the scenario names them (the gateway's four). */
+  readonly cpuUsPerMessageByProcess?: Readonly<Record<string, number>>;
 }
 
 export interface LatencyParams {
