@@ -332,6 +332,28 @@ func TestACommandCancelledByItsContextLeavesTheStreamUsable(t *testing.T) {
 	}
 }
 
+func TestFlushStopPeerAsksForAFlushAndStopPeerGracefullyDoesNot(t *testing.T) {
+	_, s, c, _ := start(t, Options{})
+	for _, flush := range []bool{false, true} {
+		errc := make(chan error, 1)
+		peer := Peer{ID: "p", ConnectionID: "c"}
+		if flush {
+			go func() { errc <- c.FlushStopPeer(context.Background(), peer) }()
+		} else {
+			go func() { errc <- c.StopPeerGracefully(context.Background(), peer) }()
+		}
+		cmd := s.command()
+		stop := cmd.GetStopPeerGracefully()
+		if stop == nil || stop.GetPeerId() != "p" || stop.GetConnectionId() != "c" || stop.GetFlush() != flush {
+			t.Fatalf("flush %v: command = %v", flush, cmd)
+		}
+		s.result(&gatewayv1.CommandResult{RequestId: cmd.GetRequestId(), Kind: &gatewayv1.CommandResult_Done{Done: &gatewayv1.Empty{}}})
+		if err := <-errc; err != nil {
+			t.Fatalf("flush %v: %v", flush, err)
+		}
+	}
+}
+
 func TestAResultLostWithTheStreamIsReportedNotRepeated(t *testing.T) {
 	f, s, c, _ := start(t, Options{})
 	errc := make(chan error, 1)

@@ -198,8 +198,21 @@ func (c *Client) StopPeerForError(ctx context.Context, peer Peer, reason string,
 
 // StopPeerGracefully disconnects a peer without blame.
 func (c *Client) StopPeerGracefully(ctx context.Context, peer Peer) error {
+	return c.stopPeerGracefully(ctx, peer, false)
+}
+
+// FlushStopPeer disconnects a peer without blame once what is already queued
+// to it is written out (CometBFT's Peer.FlushStop then StopPeerGracefully, as
+// a seed does after answering PEX). From the call on the peer takes no new
+// sends and delivers no more messages; FlushStopPeer returns once the peer is
+// removed, within the node's flush-stop timeout (10 s).
+func (c *Client) FlushStopPeer(ctx context.Context, peer Peer) error {
+	return c.stopPeerGracefully(ctx, peer, true)
+}
+
+func (c *Client) stopPeerGracefully(ctx context.Context, peer Peer, flush bool) error {
 	_, err := result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_StopPeerGracefully{StopPeerGracefully: &gatewayv1.StopPeerGracefully{
-		ConnectionId: peer.ConnectionID, PeerId: peer.ID,
+		ConnectionId: peer.ConnectionID, PeerId: peer.ID, Flush: flush,
 	}}}, done)
 	return err
 }

@@ -426,15 +426,23 @@ export class ReactorClient {
   }
 
   /**
-   * Disconnects a peer without blame.
+   * Disconnects a peer without blame. With `flush`, what is already queued to
+   * the peer is written out first (CometBFT's `Peer.FlushStop`, as a seed
+   * does after answering PEX): from the call on the peer takes no new sends
+   * and delivers no more messages, and the promise resolves once it is
+   * removed (within the node's flush-stop timeout, 10 s).
    *
    * @example
    * ```ts
-   * await reactor.stopPeerGracefully(event.peer);
+   * await reactor.send(event.peer, 0x00, addrs);
+   * await reactor.stopPeerGracefully(event.peer, { flush: true }); // addrs reach the peer first
    * ```
    */
-  async stopPeerGracefully(peer: PeerRef): Promise<void> {
-    const out = await this.engine.command({ $case: "stopPeerGracefully", value: peerRefToApi(peer) }, "stopPeerGracefully");
+  async stopPeerGracefully(peer: PeerRef, options: { readonly flush?: boolean } = {}): Promise<void> {
+    const out = await this.engine.command(
+      { $case: "stopPeerGracefully", value: { ...peerRefToApi(peer), flush: options.flush ?? false } },
+      "stopPeerGracefully",
+    );
     if (out.$case !== "done") throw unexpected("stopPeerGracefully", out);
   }
 

@@ -269,6 +269,20 @@ describe("commands", () => {
     await expect(counts).resolves.toEqual({ outbound: 1, inbound: 2, dialing: 0 });
   });
 
+  it("stopPeerGracefully asks for a flush only when told to", async () => {
+    const { node, reactor, seen } = setup();
+    collect(reactor, seen);
+    node.last.registered();
+    const plain = reactor.stopPeerGracefully({ id: "p", connectionId: "c" });
+    const flushed = reactor.stopPeerGracefully("p", { flush: true });
+    const [a, b] = node.last.commands;
+    expect(a?.kind).toEqual({ $case: "stopPeerGracefully", value: { connectionId: "c", peerId: "p", flush: false } });
+    expect(b?.kind).toEqual({ $case: "stopPeerGracefully", value: { connectionId: "", peerId: "p", flush: true } });
+    for (const c of [a!, b!]) node.last.result(c.requestId, { $case: "done", value: {} });
+    await expect(plain).resolves.toBeUndefined();
+    await expect(flushed).resolves.toBeUndefined();
+  });
+
   it("reject with a typed CommandError and keep the stream", async () => {
     const { node, reactor, seen } = setup();
     collect(reactor, seen);

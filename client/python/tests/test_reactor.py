@@ -267,8 +267,18 @@ async def test_commands_send_their_fields_and_return_typed_results() -> None:
     assert (c[0].send.connection_id, c[0].send.peer_id, c[0].send.message, c[0].send.timeout_ms) == ("c1", P1, b"a", 250)
     assert (c[1].try_send.connection_id, c[1].try_send.peer_id) == ("", P1)
     assert c[3].stop_peer_for_error.reason == "bad" and c[3].stop_peer_for_error.no_reconnect
+    assert c[4].stop_peer_gracefully.peer_id == P1 and not c[4].stop_peer_gracefully.flush
     assert list(c[6].dial_peers.addresses) == [f"{P2}@127.0.0.1:2"] and c[6].dial_peers.persistent
     assert c[12].get_peer.peer_id == P1
+    await r.close()
+
+
+async def test_stop_peer_gracefully_with_flush_asks_the_node_to_flush() -> None:
+    node = FakeNode(on_command=answer)
+    r = await attach(node)
+    await r.stop_peer_gracefully(Peer(P1, "c1"), flush=True)
+    (c,) = node.commands
+    assert (c.stop_peer_gracefully.connection_id, c.stop_peer_gracefully.peer_id, c.stop_peer_gracefully.flush) == ("c1", P1, True)
     await r.close()
 
 

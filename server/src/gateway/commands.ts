@@ -124,7 +124,9 @@ export function runCommand(ctx: Ctx, cmd: Command): CommandOutcome | Promise<Com
     }
     case "stopPeerGracefully": {
       const c = k.value;
-      ctx.sw.stopPeerGracefully(resolvePeer(ctx, c.connectionId, c.peerId, "stop_peer_gracefully"));
+      const peer = resolvePeer(ctx, c.connectionId, c.peerId, "stop_peer_gracefully");
+      if (c.flush) return ctx.sw.flushStopPeer(peer).then(() => ({ $case: "done", value: {} }));
+      ctx.sw.stopPeerGracefully(peer);
       return { $case: "done", value: {} };
     }
     case "markPeerAsGood": {

@@ -19,8 +19,7 @@
  * - every stream closed cleanly arrived whole, exactly once and in order.
  *   "Clean" here: the sender stops sending on the stream, waits until the
  *   channel's send queue is empty and the receiver acknowledges the count,
- *   then calls `stopPeerGracefully`. (Remote reactors cannot ask for the
- *   Switch's flushing stop, `flushStopPeer`; in-process ones can.)
+ *   then calls `stopPeerGracefully` (without a flush: the queue is empty).
  *
  * SOAK_SECONDS (default 30) sets the length; SOAK_SEED the seed (printed).
  * The long form: `SOAK_SECONDS=1800 npx vitest run server/test/faults/soak.test.ts`.

@@ -75,7 +75,7 @@ const commandArb: fc.Arbitrary<Command> = fc.record({
     fc.record({ $case: fc.constant("send" as const), value: fc.record({ connectionId: fc.string({ maxLength: 20 }), peerId: fc.string({ maxLength: 45 }), channelId: fc.oneof(fc.constant(APP), fc.nat()), message: bytesUpTo(5000), timeoutMs: fc.oneof(fc.constant(0), fc.nat()) }) }),
     fc.record({ $case: fc.constant("trySend" as const), value: fc.record({ connectionId: fc.string({ maxLength: 20 }), peerId: fc.string({ maxLength: 45 }), channelId: fc.oneof(fc.constant(APP), fc.nat()), message: bytesUpTo(5000) }) }),
     fc.record({ $case: fc.constant("broadcast" as const), value: fc.record({ channelId: fc.oneof(fc.constant(APP), fc.nat()), message: bytesUpTo(5000) }) }),
-    fc.record({ $case: fc.constant("stopPeerGracefully" as const), value: fc.record({ connectionId: fc.string({ maxLength: 20 }), peerId: fc.string({ maxLength: 45 }) }) }),
+    fc.record({ $case: fc.constant("stopPeerGracefully" as const), value: fc.record({ connectionId: fc.string({ maxLength: 20 }), peerId: fc.string({ maxLength: 45 }), flush: fc.boolean() }) }),
     fc.record({ $case: fc.constant("markPeerAsGood" as const), value: fc.record({ connectionId: fc.string({ maxLength: 20 }), peerId: fc.string({ maxLength: 45 }) }) }),
     fc.record({ $case: fc.constant("dialPeers" as const), value: fc.record({ addresses: fc.array(fc.oneof(fc.string(), fc.constant(`${"a".repeat(40)}@127.0.0.1:1`)), { maxLength: 4 }), persistent: fc.boolean() }) }),
     fc.record({ $case: fc.constant("getPeerData" as const), value: fc.record({ connectionId: fc.string({ maxLength: 20 }), peerId: fc.string({ maxLength: 45 }), key: fc.string({ maxLength: 300 }) }) }),

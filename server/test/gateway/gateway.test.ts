@@ -234,11 +234,43 @@ describe("events and commands between two nodes", () => {
     const { b, ca } = await pair();
     const init = ca.events.find((e) => e.kind?.$case === "initPeer");
     const conn = init?.kind?.$case === "initPeer" ? (init.kind.value.peer?.connectionId ?? "") : "";
-    const stop = await ca.command({ $case: "stopPeerGracefully", value: { connectionId: conn, peerId: "" } });
+    const stop = await ca.command({ $case: "stopPeerGracefully", value: { connectionId: conn, peerId: "", flush: false } });
     expect(stop.kind).toEqual({ $case: "done", value: {} });
     await ca.waitFor(() => ca.kinds().includes("removePeer"));
     const after = await ca.command({ $case: "trySend", value: { connectionId: conn, peerId: b.key.id, channelId: APP, message: Buffer.from("x") } });
     expect(after.error).toMatchObject({ code: GrpcStatus.NOT_FOUND, reason: ErrorReason.ERROR_REASON_PEER_REMOVED });
+  });
+
+  it("stop_peer_gracefully with flush: queued messages reach the peer first, and the result comes once the peer is removed", async () => {
+    // 2 MB/s out of a: the three messages below take ~0.9 s to leave, so a stop without flush would drop most of them.
+    const a = await gwNode({ reactors: ["app"] }, { mconn: { sendRateBytesPerSecond: 2_000_000 } });
+    const b = await gwNode({ reactors: ["app"] });
+    const ca = attach(a, { name: "app", channels: CHANNELS });
+    const cb = attach(b, { name: "app", channels: CHANNELS });
+    await Promise.all([a.start(), b.start()]);
+    await a.sw.dialPeerWithAddress(b.address());
+    await ca.waitFor(() => ca.kinds().includes("addPeer"), 5000, "A AddPeer");
+    await cb.waitFor(() => cb.kinds().includes("addPeer"), 5000, "B AddPeer");
+
+    const messages = [0, 1, 2].map((i) => Buffer.alloc(600 * 1024, i + 1));
+    for (const m of messages) {
+      const res = await ca.command({ $case: "send", value: { connectionId: "", peerId: b.key.id, channelId: APP, message: m, timeoutMs: 0 } });
+      expect(res.kind).toEqual({ $case: "send", value: { queued: true } });
+    }
+    const stopping = ca.command({ $case: "stopPeerGracefully", value: { connectionId: "", peerId: b.key.id, flush: true } });
+    // While it flushes, the peer takes no new sends.
+    const late = await ca.command({ $case: "trySend", value: { connectionId: "", peerId: b.key.id, channelId: APP, message: Buffer.from("late") } });
+    expect(late.kind).toEqual({ $case: "send", value: { queued: false } });
+    const stop = await stopping;
+    expect(stop.kind).toEqual({ $case: "done", value: {} });
+    // The result comes after the removal: the peer is gone, and the reactor's RemovePeer is on its stream.
+    expect(a.sw.peers().has(b.key.id)).toBe(false);
+    await ca.waitFor(() => ca.kinds().includes("removePeer"));
+
+    // b got the three messages whole, in order, then saw the connection close.
+    await cb.waitFor(() => cb.kinds().includes("removePeer"), 10_000, "b to see the close");
+    const got = cb.events.flatMap((e) => (e.kind?.$case === "receive" ? [Buffer.from(e.kind.value.message)] : []));
+    expect(got.map((m, i) => Buffer.compare(m, messages[i]!))).toEqual([0, 0, 0]);
   });
 
   it("broadcast reports a result per peer; list, count and describe peers; the key-value store is shared", async () => {

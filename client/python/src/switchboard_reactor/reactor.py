@@ -707,9 +707,18 @@ class Reactor:
             stop_peer_for_error=pb.StopPeerForError(**self._target(peer), reason=reason, no_reconnect=no_reconnect),
         )
 
-    async def stop_peer_gracefully(self, peer: PeerRef) -> None:
-        """Disconnects a peer without blame."""
-        await self._command("stop_peer_gracefully", "done", stop_peer_gracefully=pb.StopPeerGracefully(**self._target(peer)))
+    async def stop_peer_gracefully(self, peer: PeerRef, *, flush: bool = False) -> None:
+        """Disconnects a peer without blame.
+
+        With ``flush``, what is already queued to the peer is written out first
+        (CometBFT's ``Peer.FlushStop``, as a seed does after answering PEX):
+        from the call on the peer takes no new sends and delivers no more
+        messages, and the call returns once it is removed (within the node's
+        flush-stop timeout, 10 s).
+        """
+        await self._command(
+            "stop_peer_gracefully", "done", stop_peer_gracefully=pb.StopPeerGracefully(**self._target(peer), flush=flush)
+        )
 
     async def mark_peer_as_good(self, peer: PeerRef) -> None:
         """Tells the address book the peer is useful."""

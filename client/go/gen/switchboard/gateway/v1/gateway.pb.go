@@ -2160,9 +2160,15 @@ func (x *StopPeerForError) GetNoReconnect() bool {
 
 // StopPeerGracefully disconnects a peer without blame.
 type StopPeerGracefully struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ConnectionId  string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
-	PeerId        string                 `protobuf:"bytes,2,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	PeerId       string                 `protobuf:"bytes,2,opt,name=peer_id,json=peerId,proto3" json:"peer_id,omitempty"`
+	// Write out what is already queued to the peer first (CometBFT's
+	// Peer.FlushStop, then StopPeerGracefully; a seed answers PEX this way).
+	// From the command on, the peer takes no new sends and delivers no more
+	// messages; it is removed (RemovePeer) once its queues are written out,
+	// within the node's flush-stop timeout (10 s), and the result comes then.
+	Flush         bool `protobuf:"varint,3,opt,name=flush,proto3" json:"flush,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2209,6 +2215,13 @@ func (x *StopPeerGracefully) GetPeerId() string {
 		return x.PeerId
 	}
 	return ""
+}
+
+func (x *StopPeerGracefully) GetFlush() bool {
+	if x != nil {
+		return x.Flush
+	}
+	return false
 }
 
 // MarkPeerAsGood tells the address book the peer is useful.
@@ -3983,10 +3996,11 @@ const file_switchboard_gateway_v1_gateway_proto_rawDesc = "" +
 	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x17\n" +
 	"\apeer_id\x18\x02 \x01(\tR\x06peerId\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12!\n" +
-	"\fno_reconnect\x18\x04 \x01(\bR\vnoReconnect\"R\n" +
+	"\fno_reconnect\x18\x04 \x01(\bR\vnoReconnect\"h\n" +
 	"\x12StopPeerGracefully\x12#\n" +
 	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x17\n" +
-	"\apeer_id\x18\x02 \x01(\tR\x06peerId\"N\n" +
+	"\apeer_id\x18\x02 \x01(\tR\x06peerId\x12\x14\n" +
+	"\x05flush\x18\x03 \x01(\bR\x05flush\"N\n" +
 	"\x0eMarkPeerAsGood\x12#\n" +
 	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x17\n" +
 	"\apeer_id\x18\x02 \x01(\tR\x06peerId\"I\n" +

@@ -346,6 +346,14 @@ export interface StopPeerForError {
 export interface StopPeerGracefully {
   connectionId: string;
   peerId: string;
+  /**
+   * Write out what is already queued to the peer first (CometBFT's
+   * Peer.FlushStop, then StopPeerGracefully; a seed answers PEX this way).
+   * From the command on, the peer takes no new sends and delivers no more
+   * messages; it is removed (RemovePeer) once its queues are written out,
+   * within the node's flush-stop timeout (10 s), and the result comes then.
+   */
+  flush: boolean;
 }
 
 /** MarkPeerAsGood tells the address book the peer is useful. */
@@ -2494,7 +2502,7 @@ export const StopPeerForError: MessageFns<StopPeerForError> = {
 };
 
 function createBaseStopPeerGracefully(): StopPeerGracefully {
-  return { connectionId: "", peerId: "" };
+  return { connectionId: "", peerId: "", flush: false };
 }
 
 export const StopPeerGracefully: MessageFns<StopPeerGracefully> = {
@@ -2504,6 +2512,9 @@ export const StopPeerGracefully: MessageFns<StopPeerGracefully> = {
     }
     if (message.peerId !== "") {
       writer.uint32(18).string(message.peerId);
+    }
+    if (message.flush !== false) {
+      writer.uint32(24).bool(message.flush);
     }
     return writer;
   },
@@ -2535,6 +2546,14 @@ export const StopPeerGracefully: MessageFns<StopPeerGracefully> = {
             }
 
             message.peerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.flush = reader.bool();
             continue;
           }
         }

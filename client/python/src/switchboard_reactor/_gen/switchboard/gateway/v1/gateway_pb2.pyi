@@ -338,12 +338,14 @@ class StopPeerForError(_message.Message):
     def __init__(self, connection_id: _Optional[str] = ..., peer_id: _Optional[str] = ..., reason: _Optional[str] = ..., no_reconnect: _Optional[bool] = ...) -> None: ...
 
 class StopPeerGracefully(_message.Message):
-    __slots__ = ("connection_id", "peer_id")
+    __slots__ = ("connection_id", "peer_id", "flush")
     CONNECTION_ID_FIELD_NUMBER: _ClassVar[int]
     PEER_ID_FIELD_NUMBER: _ClassVar[int]
+    FLUSH_FIELD_NUMBER: _ClassVar[int]
     connection_id: str
     peer_id: str
-    def __init__(self, connection_id: _Optional[str] = ..., peer_id: _Optional[str] = ...) -> None: ...
+    flush: bool
+    def __init__(self, connection_id: _Optional[str] = ..., peer_id: _Optional[str] = ..., flush: _Optional[bool] = ...) -> None: ...
 
 class MarkPeerAsGood(_message.Message):
     __slots__ = ("connection_id", "peer_id")
