@@ -117,7 +117,17 @@ function addThroughput(rows: Rows, scenario: string, ours: readonly ThroughputRo
     });
     rows.add({ scenario, sizeBytes: o.sizeBytes, metric: "throughput (bytes)", unit: "MB/s", better: "higher", ours: o.mbPerSecond, theirs: t?.mbPerSecond ?? null });
     if (o.cpuUsPerMessage !== null) {
-      rows.add({ scenario, sizeBytes: o.sizeBytes, metric: "CPU per message", unit: "µs", better: "lower", ours: o.cpuUsPerMessage, theirs: t?.cpuUsPerMessage ?? null });
+      rows.add({
+        scenario,
+        sizeBytes: o.sizeBytes,
+        metric: "CPU per message",
+        unit: "µs",
+        better: "lower",
+        ours: o.cpuUsPerMessage,
+        theirs: t?.cpuUsPerMessage ?? null,
+        // Where the CPU goes on our side, process by process, in the JSON.
+        ...(o.cpuUsPerMessageByProcess === undefined ? {} : { detail: o.cpuUsPerMessageByProcess }),
+      });
     }
   }
 }

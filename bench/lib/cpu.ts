@@ -33,3 +33,20 @@ export function totalCpuTimeUs(pids: readonly number[]): number | null {
   }
   return total;
 }
+
+/** {@link cpuTimeUs} of each named process, or null when any is unknown. */
+export function cpuByProcess(processes: Readonly<Record<string, number>>): Record<string, number> | null {
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(processes)) {
+    const us = cpuTimeUs(pid);
+    if (us === null) return null;
+    out[name] = us;
+  }
+  return out;
+}
+
+/** Per process, the CPU time between two {@link cpuByProcess} readings divided by `count`; null when either is. */
+export function cpuPerItemByProcess(before: Record<string, number> | null, after: Record<string, number> | null, count: number): Record<string, number> | null {
+  if (before === null || after === null) return null;
+  return Object.fromEntries(Object.keys(after).map((k) => [k, ((after[k] ?? 0) - (before[k] ?? 0)) / count]));
+}

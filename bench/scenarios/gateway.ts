@@ -7,7 +7,7 @@
  * comparison is its wire figure (reactors in the node's process).
  */
 import { type Child, startChild } from "../lib/child.js";
-import { cpuTimeUs, totalCpuTimeUs } from "../lib/cpu.js";
+import { cpuByProcess, cpuPerItemByProcess, totalCpuTimeUs } from "../lib/cpu.js";
 import { type Daemon, initHome, startDaemon } from "../lib/daemon.js";
 import type { BenchSettings } from "../lib/settings.js";
 import { type Percentiles, countFor } from "../lib/stats.js";
@@ -56,17 +56,6 @@ async function startGatewayPath(settings: BenchSettings): Promise<GatewayPath> {
   };
 }
 
-/** CPU time of each named process now, in µs; null once any is unknown. */
-function cpuByProcess(processes: Readonly<Record<string, number>>): Record<string, number> | null {
-  const out: Record<string, number> = {};
-  for (const [name, pid] of Object.entries(processes)) {
-    const us = cpuTimeUs(pid);
-    if (us === null) return null;
-    out[name] = us;
-  }
-  return out;
-}
-
 export async function gatewayThroughput(p: ThroughputParams): Promise<ThroughputRow[]> {
   const path = await startGatewayPath(p.settings);
   const once = async (size: number, n: number): Promise<ThroughputRow> => {
@@ -76,10 +65,8 @@ export async function gatewayThroughput(p: ThroughputParams): Promise<Throughput
     const { startNs } = await path.sender.call<{ startNs: bigint }>("sendStream", { size, n });
     const { lastNs, loaded } = await path.receiver.call<{ lastNs: bigint; loaded: Percentiles }>("streamResult");
     const row = throughputRow(size, n, Number(lastNs - startNs) / 1e9, loaded, cpu0, totalCpuTimeUs(path.pids));
-    const each1 = cpuByProcess(path.processes);
-    if (each0 === null || each1 === null) return row;
-    const byProcess = Object.fromEntries(Object.keys(each1).map((k) => [k, ((each1[k] ?? 0) - (each0[k] ?? 0)) / n]));
-    return { ...row, cpuUsPerMessageByProcess: byProcess };
+    const byProcess = cpuPerItemByProcess(each0, cpuByProcess(path.processes), n);
+    return byProcess === null ? row : { ...row, cpuUsPerMessageByProcess: byProcess };
   };
   try {
     const rows: ThroughputRow[] = [];

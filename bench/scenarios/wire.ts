@@ -11,7 +11,7 @@
  *   the time written in the message.
  */
 import { type Child, startChild } from "../lib/child.js";
-import { totalCpuTimeUs } from "../lib/cpu.js";
+import { cpuByProcess, cpuPerItemByProcess, totalCpuTimeUs } from "../lib/cpu.js";
 import { runReference } from "../lib/go.js";
 import { type BenchSettings, goFlags } from "../lib/settings.js";
 import { type Percentiles, countFor } from "../lib/stats.js";
@@ -36,7 +36,7 @@ export interface ThroughputRow {
   readonly loadedLatency: Percentiles;
   /** CPU time (user + system) of every process on the path, per message; null where unknown. */
   readonly cpuUsPerMessage: number | null;
-  /** The same, process by process, where the scenario names them (the gateway's four). */
+  /** Ours: the same, process by process (wire: nodes A and B; gateway: reactor S, nodes A and B, reactor R). */
   readonly cpuUsPerMessageByProcess?: Readonly<Record<string, number>>;
 }
 
@@ -89,10 +89,14 @@ export async function startWirePair(settings: BenchSettings): Promise<WirePair> 
 export async function streamOnce(pair: WirePair, size: number, n: number): Promise<ThroughputRow> {
   await pair.b.call("expectStream", { node: 0, n });
   const pids = [pair.a.pid, pair.b.pid];
+  const processes = { nodeA: pair.a.pid, nodeB: pair.b.pid };
   const cpu0 = totalCpuTimeUs(pids);
+  const each0 = cpuByProcess(processes);
   const { startNs } = await pair.a.call<{ startNs: bigint }>("sendStream", { node: 0, size, n });
   const { lastNs, loaded } = await pair.b.call<{ lastNs: bigint; loaded: Percentiles }>("streamResult");
-  return throughputRow(size, n, Number(lastNs - startNs) / 1e9, loaded, cpu0, totalCpuTimeUs(pids));
+  const row = throughputRow(size, n, Number(lastNs - startNs) / 1e9, loaded, cpu0, totalCpuTimeUs(pids));
+  const byProcess = cpuPerItemByProcess(each0, cpuByProcess(processes), n);
+  return byProcess === null ? row : { ...row, cpuUsPerMessageByProcess: byProcess };
 }
 
 export function throughputRow(size: number, n: number, seconds: number, loaded: Percentiles, cpu0: number | null, cpu1: number | null): ThroughputRow {
