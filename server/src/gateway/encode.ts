@@ -25,8 +25,38 @@ const TAG_RECEIVE_PEER_ID = (2 << 3) | 2;
 const TAG_RECEIVE_CHANNEL_ID = (3 << 3) | 0;
 const TAG_RECEIVE_MESSAGE = (4 << 3) | 2;
 
+/**
+ * The UTF-8 bytes of the last few peer and connection IDs written. A batch's
+ * Receive events mostly come from a handful of connections, and the same
+ * string object each time, so the lookup is a pointer comparison; a miss
+ * encodes the string and replaces the oldest entry. Fixed size: nothing
+ * accumulates.
+ */
+class Utf8Cache {
+  private readonly strings: string[];
+  private readonly bytes: Buffer[];
+  private next = 0;
+
+  constructor(size: number) {
+    this.strings = new Array<string>(size).fill("");
+    this.bytes = new Array<Buffer>(size).fill(Buffer.alloc(0));
+  }
+
+  get(s: string): Buffer {
+    const strings = this.strings;
+    for (let i = 0; i < strings.length; i++) if (strings[i] === s) return this.bytes[i] as Buffer;
+    const b = Buffer.from(s, "utf8");
+    const slot = this.next;
+    strings[slot] = s;
+    this.bytes[slot] = b;
+    this.next = (slot + 1) % strings.length;
+    return b;
+  }
+}
+const ids = new Utf8Cache(8);
+
 /** Sizes of one event while encoding a batch: kept in parallel arrays, reused between calls (encoding is synchronous). */
-const scratch = { receiveSize: [] as number[], eventSize: [] as number[], connSize: [] as number[], peerSize: [] as number[], other: [] as (Uint8Array | null)[] };
+const scratch = { receiveSize: [] as number[], eventSize: [] as number[], conn: [] as Buffer[], peer: [] as Buffer[], other: [] as (Uint8Array | null)[] };
 
 /** Encodes `res` as `AttachResponse.encode(res).finish()` would, into a Buffer of its own. */
 export function encodeAttachResponse(res: AttachResponse): Buffer {
@@ -42,7 +72,7 @@ export function encodeAttachResponse(res: AttachResponse): Buffer {
 /** Null when an event does not fit the fast path (a sequence number past 2^53). */
 function encodeEvents(events: readonly Event[]): Buffer | null {
   const n = events.length;
-  const { receiveSize, eventSize, connSize, peerSize, other } = scratch;
+  const { receiveSize, eventSize, conn: connBytes, peer: peerBytes, other } = scratch;
   let batchSize = 0;
   for (let i = 0; i < n; i++) {
     const e = events[i] as Event;
@@ -52,8 +82,10 @@ function encodeEvents(events: readonly Event[]): Buffer | null {
     let size = seq === 0 ? 0 : 1 + uvarintSize(seq);
     if (k?.$case === "receive") {
       const r = k.value;
-      const conn = Buffer.byteLength(r.connectionId, "utf8");
-      const peer = Buffer.byteLength(r.peerId, "utf8");
+      const c = ids.get(r.connectionId);
+      const p = ids.get(r.peerId);
+      const conn = c.length;
+      const peer = p.length;
       let rs = 0;
       if (conn > 0) rs += 1 + uvarintSize(conn) + conn;
       if (peer > 0) rs += 1 + uvarintSize(peer) + peer;
@@ -61,8 +93,8 @@ function encodeEvents(events: readonly Event[]): Buffer | null {
       if (r.message.length > 0) rs += 1 + uvarintSize(r.message.length) + r.message.length;
       size += 1 + uvarintSize(rs) + rs;
       receiveSize[i] = rs;
-      connSize[i] = conn;
-      peerSize[i] = peer;
+      connBytes[i] = c;
+      peerBytes[i] = p;
       other[i] = null;
     } else {
       // Lifecycle events: rare and small; the generated encoder, without the seq (written here).
@@ -99,17 +131,19 @@ function encodeEvents(events: readonly Event[]): Buffer | null {
     const r = k.value;
     buf[pos++] = TAG_EVENT_RECEIVE;
     pos = putUvarint(buf, pos, receiveSize[i] as number);
-    const conn = connSize[i] as number;
-    if (conn > 0) {
+    const conn = connBytes[i] as Buffer;
+    if (conn.length > 0) {
       buf[pos++] = TAG_RECEIVE_CONNECTION_ID;
-      pos = putUvarint(buf, pos, conn);
-      pos += buf.write(r.connectionId, pos, conn, "utf8");
+      pos = putUvarint(buf, pos, conn.length);
+      buf.set(conn, pos);
+      pos += conn.length;
     }
-    const peer = peerSize[i] as number;
-    if (peer > 0) {
+    const peer = peerBytes[i] as Buffer;
+    if (peer.length > 0) {
       buf[pos++] = TAG_RECEIVE_PEER_ID;
-      pos = putUvarint(buf, pos, peer);
-      pos += buf.write(r.peerId, pos, peer, "utf8");
+      pos = putUvarint(buf, pos, peer.length);
+      buf.set(peer, pos);
+      pos += peer.length;
     }
     if (r.channelId !== 0) {
       buf[pos++] = TAG_RECEIVE_CHANNEL_ID;

@@ -36,6 +36,25 @@ describe("encodeAttachResponse", () => {
     );
   });
 
+  it("writes the right IDs when a few connections repeat, across batches (the encoder caches their bytes)", () => {
+    // Twelve IDs, more than the encoder's cache holds: hits, misses and evictions, in one batch and from one batch to the next.
+    const pool = Array.from({ length: 12 }, (_, i) => (i === 11 ? "é-ü-" + "x".repeat(i) : `${i.toString(16)}`.repeat(i + 1)));
+    const id = fc.constantFrom(...pool, "");
+    const receive: fc.Arbitrary<Event> = fc.record({
+      seq,
+      kind: fc.record({ $case: fc.constant("receive" as const), value: fc.record({ connectionId: id, peerId: id, channelId: fc.integer({ min: 0, max: 255 }), message: fc.uint8Array({ maxLength: 40 }) }) }),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.array(receive, { minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 4 }), (batches) => {
+        for (const events of batches) {
+          const res: AttachResponse = { msg: { $case: "events", value: { events } } };
+          expect(Buffer.from(encodeAttachResponse(res)).equals(Buffer.from(AttachResponse.encode(res).finish()))).toBe(true);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("writes the generated encoder's bytes for a 1 MiB Receive and for other responses", () => {
     const big: AttachResponse = { msg: { $case: "events", value: { events: [{ seq: 7n, kind: { $case: "receive", value: { connectionId: "c".repeat(200), peerId: "p".repeat(40), channelId: 0x40, message: new Uint8Array(1 << 20).fill(9) } } }] } } };
     const others: AttachResponse[] = [
