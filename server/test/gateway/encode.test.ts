@@ -38,7 +38,7 @@ describe("encodeAttachResponse", () => {
 
   it("writes the right IDs when a few connections repeat, across batches (the encoder caches their bytes)", () => {
     // Twelve IDs, more than the encoder's cache holds: hits, misses and evictions, in one batch and from one batch to the next.
-    const pool = Array.from({ length: 12 }, (_, i) => (i === 11 ? "é-ü-" + "x".repeat(i) : `${i.toString(16)}`.repeat(i + 1)));
+    const pool = Array.from({ length: 12 }, (_, i) => (i === 11 ? "é-ü-" + "x".repeat(i) : i.toString(16).repeat(i + 1)));
     const id = fc.constantFrom(...pool, "");
     const receive: fc.Arbitrary<Event> = fc.record({
       seq,
