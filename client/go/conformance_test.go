@@ -340,6 +340,51 @@ func TestC4StopPeer(t *testing.T) {
 	}
 }
 
+func TestC8FlushingStop(t *testing.T) {
+	t.Parallel()
+	p := connectedPair(t, appOptions(), appOptions())
+	ctx := ctxT(t)
+	// 20 x 64 KiB leave A in ~0.26 s at the node's default send rate
+	// (5,120,000 B/s): a stop that did not flush would cut most of it off.
+	sent := make([][]byte, 20)
+	for i := range sent {
+		sent[i] = bytes.Repeat([]byte{byte(i + 1)}, 64*1024)
+		if ok, err := p.ca.Send(ctx, p.aToB.Peer, appChannel, sent[i]); err != nil || !ok {
+			t.Fatalf("Send %d = %v, %v", i, ok, err)
+		}
+	}
+	if err := p.ca.FlushStopPeer(ctx, p.aToB.Peer); err != nil {
+		t.Fatal(err)
+	}
+	evs := p.ra.waitFor(t, "A's RemovePeer", has[RemovePeer](1))
+	if rm, _ := first[RemovePeer](evs); rm.Peer != p.aToB.Peer || rm.Reason != "" {
+		t.Fatalf("A's RemovePeer = %+v, want B's connection without a reason", rm)
+	}
+	evs = p.rb.waitFor(t, "B's RemovePeer", has[RemovePeer](1))
+	// Every message, whole and in order, and all of them before B's RemovePeer.
+	var got [][]byte
+	for _, e := range evs {
+		switch v := e.(type) {
+		case Receive:
+			got = append(got, v.Message)
+		case RemovePeer:
+			if len(got) != len(sent) {
+				t.Fatalf("B saw RemovePeer after %d of %d messages", len(got), len(sent))
+			}
+		}
+	}
+	for i := range sent {
+		if !bytes.Equal(got[i], sent[i]) {
+			t.Fatalf("message %d differs", i)
+		}
+	}
+	for name, r := range map[string]*recorder{"A": p.ra, "B": p.rb} {
+		if err := checkGrammar(r.snapshot(), false); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
 func TestC5PeerDataAndQueries(t *testing.T) {
 	t.Parallel()
 	p := connectedPair(t, appOptions(), appOptions())

@@ -350,6 +350,32 @@ describe("peers, commands, flow control, resume, shutdown", () => {
     expect([...ra.client.peers.keys()].sort()).toEqual([b.nodeId, c.nodeId].sort());
   });
 
+  it("C8 flushing stop: StopPeerGracefully with flush writes out what was queued to B, then removes the peer on both sides", async () => {
+    const fromA = ra.events.length;
+    const fromB = rb.events.length;
+    const toB = ra.client.peers.get(b.nodeId)!;
+    // 20 × 64 KiB leave A in ~0.26 s at the node's default send rate (5,120,000 B/s): a stop that did not flush would cut most of it off.
+    const n = 20;
+    const payload = (i: number): Uint8Array => new Uint8Array(64 * 1024).fill(i + 1);
+    const queued = await Promise.all(Array.from({ length: n }, (_, i) => ra.client.send(toB, APP, payload(i))));
+    expect(queued.every((q) => q)).toBe(true);
+    await ra.client.stopPeerGracefully(toB, { flush: true });
+    await ra.waitFor(() => ra.of("removePeer", fromA).length === 1, "A: RemovePeer of B");
+    expect(ra.of("removePeer", fromA)[0]).toMatchObject({ peer: { id: b.nodeId, connectionId: toB.connectionId } });
+    await rb.waitFor(() => rb.of("removePeer", fromB).length === 1, "B: RemovePeer of A");
+    const got = rb.of("receive", fromB).filter((e) => e.peer.id === a.nodeId);
+    expect(got.map((e) => e.message.length)).toEqual(Array.from({ length: n }, () => 64 * 1024));
+    expect(got.every((e, i) => e.message.every((v) => v === i + 1))).toBe(true);
+    // B's receives all came before its RemovePeer of A.
+    const removedAt = rb.events.indexOf(rb.of("removePeer", fromB)[0]!);
+    expect(got.every((e) => rb.events.indexOf(e) < removedAt)).toBe(true);
+    // A dials B again for X1.
+    await ra.client.dialPeers([await b.started]);
+    await ra.waitFor(() => ra.of("addPeer", fromA).length === 1, "A: AddPeer of B once more");
+    expect(checkGrammar(ra.events)).toEqual([]);
+    expect(checkGrammar(rb.events)).toEqual([]);
+  });
+
   it("X1 node shutdown: SIGTERM gives RemovePeer for every peer, then OnStop; the stream ends and the SDK completes", async () => {
     const from = ra.events.length;
     const connected = [...ra.client.peers.values()].map((p) => p.connectionId).sort();
@@ -364,7 +390,7 @@ describe("peers, commands, flow control, resume, shutdown", () => {
     expect(ra.client.state).toBe("idle");
     expect(code).toBe(0);
     // The other reactors saw A leave.
-    await rb.waitFor(() => rb.of("removePeer").length === 2, "B: RemovePeer of A");
+    await rb.waitFor(() => rb.of("removePeer").length === 3, "B: RemovePeer of A (C4, C8, now)");
     await rc.waitFor(() => rc.of("removePeer").length === 1, "C: RemovePeer of A");
     expect(checkGrammar(rb.events)).toEqual([]);
     expect(checkGrammar(rc.events)).toEqual([]);

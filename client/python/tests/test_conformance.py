@@ -243,6 +243,27 @@ async def test_C4_stop_a_peer(new_node: NodeFactory, attach: AttachFactory) -> N
         check_trace(trace.events)
 
 
+async def test_C8_flushing_stop(new_node: NodeFactory, attach: AttachFactory) -> None:
+    p = await pair(new_node, attach)
+    conn = p.peer_of_b()
+    # 20 x 64 KiB leave A in ~0.26 s at the node's default send rate (5,120,000 B/s):
+    # a stop that did not flush would cut most of it off.
+    sent = [bytes([i + 1]) * (64 * 1024) for i in range(20)]
+    assert await asyncio.gather(*(p.ra.send(conn, APP, m) for m in sent)) == [True] * len(sent)
+    await p.ra.stop_peer_gracefully(conn, flush=True)
+    await p.ta.wait_for(lambda: p.ta.of(RemovePeer), "A: RemovePeer")
+    await p.tb.wait_for(lambda: p.tb.of(RemovePeer), "B: RemovePeer")
+    (removed,) = p.ta.of(RemovePeer)
+    assert removed.peer == conn and not removed.reason
+    assert [r.message for r in p.tb.of(Receive)] == sent  # all, whole, in order
+    # B's receives all came before its RemovePeer of A.
+    b_events = p.tb.events
+    removed_at = b_events.index(p.tb.of(RemovePeer)[0])
+    assert all(b_events.index(r) < removed_at for r in p.tb.of(Receive))
+    for trace in (p.ta, p.tb):
+        check_trace(trace.events)
+
+
 async def test_C5_peer_data_and_queries(new_node: NodeFactory, attach: AttachFactory) -> None:
     p = await pair(new_node, attach)
     conn = p.peer_of_b()
