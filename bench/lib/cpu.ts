@@ -34,7 +34,7 @@ export function totalCpuTimeUs(pids: readonly number[]): number | null {
   return total;
 }
 
-/** {@link cpuTimeUs} of each named process, or null when any is unknown. */
+/** {@link cpuTimeUs} of each named process, read once each; null when any is unknown. */
 export function cpuByProcess(processes: Readonly<Record<string, number>>): Record<string, number> | null {
   const out: Record<string, number> = {};
   for (const [name, pid] of Object.entries(processes)) {
@@ -45,8 +45,15 @@ export function cpuByProcess(processes: Readonly<Record<string, number>>): Recor
   return out;
 }
 
-/** Per process, the CPU time between two {@link cpuByProcess} readings divided by `count`; null when either is. */
-export function cpuPerItemByProcess(before: Record<string, number> | null, after: Record<string, number> | null, count: number): Record<string, number> | null {
+/** The CPU time each process spent between two {@link cpuByProcess} readings; null when either is. */
+export function cpuSpent(before: Record<string, number> | null, after: Record<string, number> | null): Record<string, number> | null {
   if (before === null || after === null) return null;
-  return Object.fromEntries(Object.keys(after).map((k) => [k, ((after[k] ?? 0) - (before[k] ?? 0)) / count]));
+  return Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
+}
+
+/** `spent` divided by `count`, process by process and in total (null stays null). */
+export function cpuPer(spent: Record<string, number> | null, count: number): { total: number; byProcess: Record<string, number> } | null {
+  if (spent === null) return null;
+  const byProcess = Object.fromEntries(Object.entries(spent).map(([k, us]) => [k, us / count]));
+  return { total: Object.values(spent).reduce((a, b) => a + b, 0) / count, byProcess };
 }

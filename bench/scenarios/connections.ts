@@ -13,7 +13,7 @@
  *   messages delivered per second in total.
  */
 import { startChild } from "../lib/child.js";
-import { cpuTimeUs, totalCpuTimeUs } from "../lib/cpu.js";
+import { cpuByProcess, cpuPer, cpuSpent, totalCpuTimeUs } from "../lib/cpu.js";
 import { runReference } from "../lib/go.js";
 import { type BenchSettings, goFlags } from "../lib/settings.js";
 import { countFor } from "../lib/stats.js";
@@ -67,19 +67,16 @@ export async function oursConnections(p: ConnectionsParams): Promise<Connections
     const before = await hub.call<OurMemory>("memory");
     const half = Math.floor(p.peers / 2);
     let failed = 0;
-    // CPU time of both processes over the dial phases (and the hub's alone); null once unknown.
-    const cpu: { us: number | null; hubUs: number | null } = { us: 0, hubUs: 0 };
-    const pids = [hub.pid, dialers.pid];
+    // CPU time each process spent over the dial phases; null once unknown.
+    const processes = { hub: hub.pid, dialers: dialers.pid };
+    let cpu: Record<string, number> | null = { hub: 0, dialers: 0 };
     const phase = async (from: number, to: number): Promise<{ dial: DialFigures; memory: OurMemory; peers: number }> => {
-      const cpu0 = totalCpuTimeUs(pids);
-      const hub0 = cpuTimeUs(hub.pid);
+      const cpu0 = cpuByProcess(processes);
       const dial = await dialers.call<DialFigures>("dial", { from, to, target: addresses[0], concurrency: p.concurrency });
       failed += dial.failures;
       await hub.call("waitPeers", { node: 0, count: to - failed });
-      const cpu1 = totalCpuTimeUs(pids);
-      const hub1 = cpuTimeUs(hub.pid);
-      cpu.us = cpu.us === null || cpu0 === null || cpu1 === null ? null : cpu.us + cpu1 - cpu0;
-      cpu.hubUs = cpu.hubUs === null || hub0 === null || hub1 === null ? null : cpu.hubUs + hub1 - hub0;
+      const spent = cpuSpent(cpu0, cpuByProcess(processes));
+      cpu = cpu === null || spent === null ? null : { hub: (cpu["hub"] ?? 0) + (spent["hub"] ?? 0), dialers: (cpu["dialers"] ?? 0) + (spent["dialers"] ?? 0) };
       await new Promise((r) => setTimeout(r, p.settleMs));
       return { dial, memory: await hub.call<OurMemory>("memory"), peers: await hub.call<number>("peerCount", { node: 0 }) };
     };
@@ -89,6 +86,7 @@ export async function oursConnections(p: ConnectionsParams): Promise<Connections
     const marginalPeers = second.peers - first.peers;
     const dialSeconds = first.dial.seconds + second.dial.seconds;
     const failures = first.dial.failures + second.dial.failures;
+    const per = cpuPer(cpu, p.peers - failures);
     return {
       peers: second.peers,
       handshakesPerSecond: (p.peers - failures) / dialSeconds,
@@ -97,10 +95,8 @@ export async function oursConnections(p: ConnectionsParams): Promise<Connections
       rssMarginalPerPeerBytes: (second.memory.rssBytes - first.memory.rssBytes) / marginalPeers,
       rssPerPeerBytes: (second.memory.rssBytes - before.rssBytes) / second.peers,
       heapMarginalPerPeerBytes: (heap(second.memory) - heap(first.memory)) / marginalPeers,
-      cpuUsPerHandshake: cpu.us === null ? null : cpu.us / (p.peers - failures),
-      ...(cpu.us === null || cpu.hubUs === null
-        ? {}
-        : { cpuUsPerHandshakeByProcess: { hub: cpu.hubUs / (p.peers - failures), dialers: (cpu.us - cpu.hubUs) / (p.peers - failures) } }),
+      cpuUsPerHandshake: per === null ? null : per.total,
+      ...(per === null ? {} : { cpuUsPerHandshakeByProcess: per.byProcess }),
     };
   } finally {
     await Promise.all([hub.stop(), dialers.stop()]);

@@ -7,7 +7,7 @@
  * comparison is its wire figure (reactors in the node's process).
  */
 import { type Child, startChild } from "../lib/child.js";
-import { cpuByProcess, cpuPerItemByProcess, totalCpuTimeUs } from "../lib/cpu.js";
+import { cpuByProcess, cpuSpent } from "../lib/cpu.js";
 import { type Daemon, initHome, startDaemon } from "../lib/daemon.js";
 import type { BenchSettings } from "../lib/settings.js";
 import { type Percentiles, countFor } from "../lib/stats.js";
@@ -16,9 +16,7 @@ import { type LatencyParams, type LatencyRow, type ThroughputParams, type Throug
 interface GatewayPath {
   readonly sender: Child;
   readonly receiver: Child;
-  /** The four processes: S, R, A, B. */
-  readonly pids: readonly number[];
-  /** The same, by name, for CPU time per process. */
+  /** The four processes' PIDs by name: reactor S, nodes A and B, reactor R. */
   readonly processes: Readonly<Record<string, number>>;
   close(): Promise<void>;
 }
@@ -50,7 +48,6 @@ async function startGatewayPath(settings: BenchSettings): Promise<GatewayPath> {
   return {
     sender,
     receiver,
-    pids: [sender.pid, receiver.pid, a.pid, b.pid],
     processes: { reactorS: sender.pid, nodeA: a.pid, nodeB: b.pid, reactorR: receiver.pid },
     close,
   };
@@ -60,13 +57,10 @@ export async function gatewayThroughput(p: ThroughputParams): Promise<Throughput
   const path = await startGatewayPath(p.settings);
   const once = async (size: number, n: number): Promise<ThroughputRow> => {
     await path.receiver.call("expectStream", { n });
-    const cpu0 = totalCpuTimeUs(path.pids);
-    const each0 = cpuByProcess(path.processes);
+    const cpu0 = cpuByProcess(path.processes);
     const { startNs } = await path.sender.call<{ startNs: bigint }>("sendStream", { size, n });
     const { lastNs, loaded } = await path.receiver.call<{ lastNs: bigint; loaded: Percentiles }>("streamResult");
-    const row = throughputRow(size, n, Number(lastNs - startNs) / 1e9, loaded, cpu0, totalCpuTimeUs(path.pids));
-    const byProcess = cpuPerItemByProcess(each0, cpuByProcess(path.processes), n);
-    return byProcess === null ? row : { ...row, cpuUsPerMessageByProcess: byProcess };
+    return throughputRow(size, n, Number(lastNs - startNs) / 1e9, loaded, cpuSpent(cpu0, cpuByProcess(path.processes)));
   };
   try {
     const rows: ThroughputRow[] = [];

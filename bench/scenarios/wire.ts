@@ -11,7 +11,7 @@
  *   the time written in the message.
  */
 import { type Child, startChild } from "../lib/child.js";
-import { cpuByProcess, cpuPerItemByProcess, totalCpuTimeUs } from "../lib/cpu.js";
+import { cpuByProcess, cpuPer, cpuSpent } from "../lib/cpu.js";
 import { runReference } from "../lib/go.js";
 import { type BenchSettings, goFlags } from "../lib/settings.js";
 import { type Percentiles, countFor } from "../lib/stats.js";
@@ -88,18 +88,16 @@ export async function startWirePair(settings: BenchSettings): Promise<WirePair> 
 /** One measured stream from A to B over an established pair. */
 export async function streamOnce(pair: WirePair, size: number, n: number): Promise<ThroughputRow> {
   await pair.b.call("expectStream", { node: 0, n });
-  const pids = [pair.a.pid, pair.b.pid];
   const processes = { nodeA: pair.a.pid, nodeB: pair.b.pid };
-  const cpu0 = totalCpuTimeUs(pids);
-  const each0 = cpuByProcess(processes);
+  const cpu0 = cpuByProcess(processes);
   const { startNs } = await pair.a.call<{ startNs: bigint }>("sendStream", { node: 0, size, n });
   const { lastNs, loaded } = await pair.b.call<{ lastNs: bigint; loaded: Percentiles }>("streamResult");
-  const row = throughputRow(size, n, Number(lastNs - startNs) / 1e9, loaded, cpu0, totalCpuTimeUs(pids));
-  const byProcess = cpuPerItemByProcess(each0, cpuByProcess(processes), n);
-  return byProcess === null ? row : { ...row, cpuUsPerMessageByProcess: byProcess };
+  return throughputRow(size, n, Number(lastNs - startNs) / 1e9, loaded, cpuSpent(cpu0, cpuByProcess(processes)));
 }
 
-export function throughputRow(size: number, n: number, seconds: number, loaded: Percentiles, cpu0: number | null, cpu1: number | null): ThroughputRow {
+/** A throughput row from a measured stream; `cpu` is the CPU time each process spent on it (null where unknown). */
+export function throughputRow(size: number, n: number, seconds: number, loaded: Percentiles, cpu: Record<string, number> | null): ThroughputRow {
+  const per = cpuPer(cpu, n);
   return {
     sizeBytes: size,
     messages: n,
@@ -107,7 +105,8 @@ export function throughputRow(size: number, n: number, seconds: number, loaded: 
     msgsPerSecond: n / seconds,
     mbPerSecond: (n * size) / seconds / 1e6,
     loadedLatency: loaded,
-    cpuUsPerMessage: cpu0 === null || cpu1 === null ? null : (cpu1 - cpu0) / n,
+    cpuUsPerMessage: per === null ? null : per.total,
+    ...(per === null ? {} : { cpuUsPerMessageByProcess: per.byProcess }),
   };
 }
 
