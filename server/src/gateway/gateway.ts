@@ -82,6 +82,16 @@ export const MAX_INFLIGHT_COMMANDS_PER_STREAM = 1024;
 export const MAX_REMOTE_RECV_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Largest per-peer send queue a remote reactor may ask for (CometBFT's largest is blocksync's 1000). */
 export const MAX_REMOTE_SEND_QUEUE_CAPACITY = 10_000;
+/**
+ * How long a refused Attach stream (missing or invalid credentials) waits for
+ * the client's first request before the node ends it. The refusal goes out
+ * once that request arrives: a client that writes Register at once then reads
+ * the refusal, instead of racing its write against the end of the stream.
+ * grpc-python's asyncio client loses that race about one time in two: the
+ * failed write replaces the node's status with `INTERNAL: Internal error from
+ * Core` (grpc/grpc#36066).
+ */
+export const ATTACH_REFUSAL_WAIT_MS = 1_000;
 /** Reactor names: letters, digits, `.`, `_`, `-`, up to 128 characters. */
 const REACTOR_NAME = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -355,7 +365,17 @@ export class Gateway {
     try {
       identity = this.identify(call);
     } catch (err) {
-      fail(err);
+      // Refused: answered once the first request arrives, or after ATTACH_REFUSAL_WAIT_MS (see there).
+      const refuse = (): void => {
+        clearTimeout(timer);
+        call.off("data", refuse);
+        fail(err);
+      };
+      const timer = setTimeout(refuse, ATTACH_REFUSAL_WAIT_MS);
+      call.on("data", refuse);
+      call.once("close", () => {
+        clearTimeout(timer);
+      });
       return;
     }
 

@@ -11,8 +11,8 @@ import { Writable } from "node:stream";
 import { type ServiceError, credentials, Metadata, status as GrpcStatus } from "@grpc/grpc-js";
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { NodeServiceClient } from "../../src/gen/switchboard/gateway/v1/gateway.js";
-import { DEFAULT_GATEWAY_CONFIG, Gateway } from "../../src/gateway/gateway.js";
+import { NodeServiceClient, ReactorGatewayServiceClient } from "../../src/gen/switchboard/gateway/v1/gateway.js";
+import { ATTACH_REFUSAL_WAIT_MS, DEFAULT_GATEWAY_CONFIG, Gateway } from "../../src/gateway/gateway.js";
 import { loadGatewaySecurity } from "../../src/gateway/node-gateway.js";
 import { GatewaySecurityError, type GatewaySecurity, digestToken, isLocalOnly, parseCredentials } from "../../src/gateway/security.js";
 import { generateNodeKey } from "../../src/p2p/node-key.js";
@@ -153,6 +153,41 @@ describe("credentials", () => {
     expect(text).toMatch(/credentials do not cover this reactor/);
     expect(text).not.toContain(APP_TOKEN);
     expect(text).not.toContain("not-the-token-at-all");
+  });
+
+  it("answers a refused stream after the client's first request, or after ATTACH_REFUSAL_WAIT_MS without one", async () => {
+    const { address } = await gateway({ tls: null, credentials: tokens });
+    const client = new ReactorGatewayServiceClient(address, credentials.createInsecure());
+    closers.push(() => {
+      client.close();
+      return Promise.resolve();
+    });
+    const open = (): { call: ReturnType<typeof client.attach>; ended: Promise<{ status: ServiceError; atMs: number }> } => {
+      const md = new Metadata();
+      md.set("authorization", "Bearer not-the-token-at-all");
+      const call = client.attach(md);
+      const start = performance.now();
+      const ended = new Promise<{ status: ServiceError; atMs: number }>((resolve) => {
+        call.on("error", (status: ServiceError) => {
+          resolve({ status, atMs: performance.now() - start });
+        });
+      });
+      return { call, ended };
+    };
+    // The node waits for the first request: nothing ends the stream meanwhile.
+    const first = open();
+    let early = false;
+    void first.ended.then(() => (early = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(early).toBe(false);
+    first.call.write({ msg: { $case: "register", value: { reactorName: "app", channels: [], sessionToken: "", initialCredit: undefined, batchResults: true } } });
+    const answered = await first.ended;
+    expect(answered.status.code).toBe(GrpcStatus.UNAUTHENTICATED);
+    expect(answered.atMs).toBeLessThan(ATTACH_REFUSAL_WAIT_MS);
+    // A client that never writes is answered all the same once the wait is over.
+    const silent = await open().ended;
+    expect(silent.status.code).toBe(GrpcStatus.UNAUTHENTICATED);
+    expect(silent.atMs).toBeGreaterThanOrEqual(ATTACH_REFUSAL_WAIT_MS - 20);
   });
 
   it("node-wide changes need the admin credential; read-only queries need any valid one", async () => {
