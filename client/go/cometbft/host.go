@@ -104,9 +104,10 @@ type connection struct {
 	// pending holds the streams that have not delivered this connection's
 	// RemovePeer yet; the entry is forgotten once it is empty.
 	pending map[*reactor]bool
-	// gone: the connection is stopped (the node removed it, or a hosted
-	// reactor stopped it). stopSent: the host asked the node to stop it.
-	gone, stopSent, inSet bool
+	// nodeRemoved: a stream delivered the node's RemovePeer. localStop: a
+	// hosted reactor stopped it through the hosted Switch. Either stops the
+	// peer. stopSent: the host asked the node to stop it.
+	nodeRemoved, localStop, stopSent, inSet bool
 }
 
 // Host hosts a CometBFT Switch's reactors on a Switchboard node.
@@ -126,6 +127,10 @@ type Host struct {
 	mu      sync.Mutex
 	conns   map[string]*connection
 	closing bool
+
+	// stopFn stops a connection on the Switchboard node (stopOnNode; tests
+	// replace it to see the stops without a node).
+	stopFn func(w *reactor, p *peer, reason interface{})
 
 	wg       sync.WaitGroup
 	done     chan struct{}
@@ -158,6 +163,7 @@ func New(sw *p2p.Switch, opts Options) (*Host, error) {
 		sw: sw, peers: peers, opts: opts, logger: opts.Logger.With("module", "switchboard"), trace: opts.Trace,
 		byChannel: map[byte]*reactor{}, conns: map[string]*connection{}, done: make(chan struct{}),
 	}
+	h.stopFn = h.stopOnNode
 	names := opts.Reactors
 	if len(names) == 0 {
 		for name := range sw.Reactors() {
@@ -438,7 +444,10 @@ func (h *Host) onInitPeer(w *reactor, e switchboard.InitPeer) {
 		_ = c.peer.Start()
 	}
 	c.pending[w] = true
-	deliver := c.state[w] == unseen && !c.gone
+	// A connection a hosted reactor stopped is not announced to a reactor
+	// whose stream lagged behind (CometBFT drops what a stopped peer had not
+	// delivered); one the node removed is, with what preceded the removal.
+	deliver := c.state[w] == unseen && !c.localStop
 	if c.state[w] == unseen {
 		c.state[w] = inited
 		if !deliver {
@@ -455,12 +464,11 @@ func (h *Host) onInitPeer(w *reactor, e switchboard.InitPeer) {
 func (h *Host) onAddPeer(w *reactor, e switchboard.AddPeer) {
 	h.mu.Lock()
 	c := h.conns[e.Peer.ConnectionID]
-	if c == nil || c.state[w] != inited || c.gone {
-		// Not announced to w, or already stopped: CometBFT adds no stopped peer.
+	if c == nil || c.state[w] != inited {
 		h.mu.Unlock()
 		return
 	}
-	if !c.inSet {
+	if !c.inSet && !c.nodeRemoved && !c.localStop {
 		if err := h.peers.Add(c.peer); err != nil {
 			h.logger.Error("Adding a hosted peer to the Switch's peer set", "peer", c.peer, "err", err)
 		} else {
@@ -502,6 +510,7 @@ func (h *Host) onRemovePeer(w *reactor, e switchboard.RemovePeer) {
 	deliver := c.state[w] == inited || c.state[w] == added
 	c.state[w] = removed
 	delete(c.pending, w)
+	c.nodeRemoved = true
 	h.stopLocked(c)
 	h.mu.Unlock()
 	if deliver {
@@ -514,10 +523,9 @@ func (h *Host) onRemovePeer(w *reactor, e switchboard.RemovePeer) {
 	}
 }
 
-// stopLocked marks c gone: its peer stops and leaves the peer set; c is
+// stopLocked stops c's peer and takes it out of the peer set; c is
 // forgotten once no stream has its RemovePeer to deliver. h.mu is held.
 func (h *Host) stopLocked(c *connection) {
-	c.gone = true
 	if c.peer.IsRunning() {
 		_ = c.peer.Stop()
 	}
@@ -567,18 +575,18 @@ func (h *Host) removeLocally(w *reactor, p *peer, reason interface{}) {
 	if queue {
 		c.state[w] = removed
 	}
-	stop := !c.gone && !c.stopSent && !h.closing
+	stop := !c.nodeRemoved && !c.stopSent && !h.closing
 	if stop {
 		c.stopSent = true
 	}
-	c.gone = true
+	c.localStop = true
 	c.inSet = false // the hosted Switch removes it from the set itself
 	h.mu.Unlock()
 	if queue {
 		w.queueRemoval(p, reason)
 	}
 	if stop {
-		go h.stopOnNode(w, p, reason)
+		go h.stopFn(w, p, reason)
 	}
 }
 

@@ -58,7 +58,8 @@ func newPeer(h *Host, info switchboard.PeerInfo) *peer {
 	if na, err := p2p.NewNetAddressString(info.SocketAddress); err == nil {
 		p.socketAddr = na
 	} else {
-		p.socketAddr = p2p.NewNetAddress(p2p.ID(info.ID), p.remoteAddr)
+		// NewNetAddress panics on an ID that is not hex; the literal does not.
+		p.socketAddr = &p2p.NetAddress{ID: p2p.ID(info.ID), IP: p.remoteAddr.IP, Port: uint16(p.remoteAddr.Port)}
 	}
 	p.BaseService = *service.NewBaseService(h.logger.With("peer", info.ID, "connection", info.ConnectionID), "HostedPeer", p)
 	return p
