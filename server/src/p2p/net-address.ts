@@ -29,7 +29,10 @@ export class NetAddressError extends Error {
 export function parseNetAddress(input: string): NetAddress {
   const s = stripScheme(input.trim());
   const parts = s.split("@");
-  if (parts.length !== 2) throw new NetAddressError(input, "missing node ID");
+  if (parts.length === 1) {
+    throw new NetAddressError(input, isValidNodeId(s) ? "missing @HOST:PORT after the node ID" : "missing node ID");
+  }
+  if (parts.length !== 2) throw new NetAddressError(input, "more than one @");
   const [id, hostPort] = parts as [string, string];
   if (!isValidNodeId(id)) throw new NetAddressError(input, `node ID "${id}" is not 40 hex characters`);
   const { host, port } = parseHostPort(hostPort, input);

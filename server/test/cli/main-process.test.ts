@@ -20,7 +20,7 @@ describe("switchboard (child process)", () => {
   it("SIGTERM stops a running node gracefully and exits 0", async () => {
     const home = join(dir, "node");
     expect((await cliDone(["init", "--home", home])).code).toBe(0);
-    const proc = child(["start", "--home", home, "--p2p.laddr", "tcp://127.0.0.1:0"]);
+    const proc = child(["start", "--home", home, "--p2p.laddr", "tcp://127.0.0.1:0", "--grpc.laddr", "tcp://127.0.0.1:0"]);
     await proc.waitForStdout("Switchboard node started");
     proc.kill("SIGTERM");
     expect(await proc.code).toBe(0);
@@ -35,7 +35,7 @@ describe("switchboard (child process)", () => {
     const home = join(dir, "node");
     expect((await cliDone(["init", "--home", home])).code).toBe(0);
     await writeFile(join(home, "config", "node_key.json"), "garbage");
-    const proc = child(["start", "--home", home, "--p2p.laddr", "tcp://127.0.0.1:0"]);
+    const proc = child(["start", "--home", home, "--p2p.laddr", "tcp://127.0.0.1:0", "--grpc.laddr", "tcp://127.0.0.1:0"]);
     expect(await proc.code).toBe(1);
     expect(proc.stderr()).toBe(`error: switchboard start: node key file ${join(home, "config", "node_key.json")}: not valid JSON\n`);
     expect(proc.stdout()).toBe("");
