@@ -22,9 +22,9 @@ import {
   ServerCredentials,
   status as GrpcStatus,
 } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
+import { reflectionDefinition } from "./reflection.js";
 import type { Logger } from "pino";
 import {
   AttachRequest,
@@ -180,11 +180,8 @@ export class Gateway {
     });
     this.server.addService(NodeServiceService, this.nodeService());
     this.health.addToServer(this.server);
-    const packageDefinition = loadSync(join(findProtoDir(), "switchboard/gateway/v1/gateway.proto"), {
-      includeDirs: [findProtoDir()],
-      keepCase: true,
-    });
-    new ReflectionService(packageDefinition).addToServer(this.server);
+    const protoDir = findProtoDir();
+    new ReflectionService(reflectionDefinition([join(protoDir, "switchboard/gateway/v1/gateway.proto")], [protoDir])).addToServer(this.server);
   }
 
   /** Open Attach streams (bounded by the reactors attached and grpc-js's concurrent streams). */

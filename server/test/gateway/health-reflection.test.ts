@@ -6,6 +6,8 @@
 import { createRequire } from "node:module";
 import { credentials, loadPackageDefinition, type ServiceError, type ClientReadableStream, type ClientDuplexStream } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
+import { fromBinary } from "@bufbuild/protobuf";
+import { type FileDescriptorProto, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { afterEach, describe, expect, it } from "vitest";
 import { GATEWAY_SERVICE_NAME, NODE_SERVICE_NAME } from "../../src/gateway/gateway.js";
 import { type GatewayNode, createGatewayNode } from "./support.js";
@@ -29,8 +31,14 @@ function healthClient(address: string): HealthClient {
   return new pkg.grpc.health.v1.Health(address, credentials.createInsecure());
 }
 
+interface ReflectionResponse {
+  list_services_response?: { service: { name: string }[] };
+  file_descriptor_response?: { file_descriptor_proto: Buffer[] };
+  error_response?: { error_message: string };
+}
+
 interface ReflectionClient {
-  ServerReflectionInfo(): ClientDuplexStream<object, { list_services_response?: { service: { name: string }[] } }>;
+  ServerReflectionInfo(): ClientDuplexStream<object, ReflectionResponse>;
   close(): void;
 }
 
@@ -92,7 +100,37 @@ describe("server reflection", () => {
       call.on("error", reject);
       call.write({ host: "", list_services: "*" });
     });
-    expect(names).toEqual(expect.arrayContaining([GATEWAY_SERVICE_NAME, NODE_SERVICE_NAME]));
+    expect(names).toEqual(expect.arrayContaining([GATEWAY_SERVICE_NAME, NODE_SERVICE_NAME, "grpc.health.v1.Health"]));
+    client.close();
+  });
+
+  it("describes messages as descriptor.proto defines them: reserved ranges end-exclusive, map entries named <Field>Entry", async () => {
+    const n = await createGatewayNode();
+    nodes.push(n);
+    const client = reflectionClient(n.grpc);
+    const fileOf = async (symbol: string): Promise<FileDescriptorProto> => {
+      const call = client.ServerReflectionInfo();
+      const res = await new Promise<ReflectionResponse>((resolve, reject) => {
+        call.on("data", (r: ReflectionResponse) => {
+          resolve(r);
+          call.end();
+        });
+        call.on("error", reject);
+        call.write({ host: "", file_containing_symbol: symbol });
+      });
+      const files = (res.file_descriptor_response?.file_descriptor_proto ?? []).map((b) => fromBinary(FileDescriptorProtoSchema, b));
+      const file = files.find((f) => f.messageType.some((m) => symbol.endsWith(`.${m.name}`)) || f.service.some((s) => symbol.endsWith(`.${s.name}`)));
+      if (file === undefined) throw new Error(`no file for ${symbol}: ${res.error_response?.error_message ?? "empty answer"}`);
+      return file;
+    };
+    const gateway = await fileOf("switchboard.gateway.v1.CommandResult");
+    const result = gateway.messageType.find((m) => m.name === "CommandResult");
+    expect(result?.reservedRange.map((r) => [r.start, r.end])).toEqual([[3, 4]]);
+
+    const health = await fileOf("grpc.health.v1.HealthListResponse");
+    const list = health.messageType.find((m) => m.name === "HealthListResponse");
+    expect(list?.nestedType.map((t) => t.name)).toEqual(["StatusesEntry"]);
+    expect(list?.field[0]?.typeName).toBe(".grpc.health.v1.HealthListResponse.StatusesEntry");
     client.close();
   });
 });
