@@ -24,6 +24,15 @@ export const notFound = (reason: ErrorReason, message: string): GatewayError => 
 export const failedPrecondition = (reason: ErrorReason, message: string): GatewayError =>
   new GatewayError(GrpcStatus.FAILED_PRECONDITION, reason, message);
 
+/** The gateway could not listen on grpc.laddr; the message says why and what to do. */
+export class GatewayListenError extends Error {
+  readonly code = "gateway_listen_failed";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "GatewayListenError";
+  }
+}
+
 /** A remote reactor's queue overflowed under the disconnect-peer policy. */
 export class EventQueueOverflowError extends Error {
   readonly code = "event_queue_overflow";

@@ -10,6 +10,8 @@
  * registered before may re-attach at any time (resume or fresh session).
  */
 import { existsSync } from "node:fs";
+import { lstat, unlink } from "node:fs/promises";
+import { connect } from "node:net";
 import type { PeerCertificate } from "node:tls";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,7 +26,6 @@ import {
 } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import { reflectionDefinition } from "./reflection.js";
 import type { Logger } from "pino";
 import {
   AttachRequest,
@@ -44,10 +45,11 @@ import { fillChannelDefaults } from "../wire/mconnection/channel-descriptor.js";
 import { type CommandOutcome, runCommand } from "./commands.js";
 import { nodeInfoToApi, peerStatusOf } from "./convert.js";
 import { encodeAttachResponse } from "./encode.js";
-import { GatewayError, failedPrecondition, invalidField } from "./errors.js";
+import { GatewayError, GatewayListenError, failedPrecondition, invalidField } from "./errors.js";
 import { DEFAULT_REMOTE_REACTOR_LIMITS, type EventSink, type RemoteReactorObserver, type OverflowPolicy, type RemoteChannel, RemoteReactor, type RemoteReactorLimits } from "./remote-reactor.js";
 import { toCommandError, toServiceError } from "./status.js";
 import { ResultWriter } from "./results.js";
+import { reflectionDefinition } from "./reflection.js";
 import { MAX_BATCH_COMMANDS, screenAttachRequest } from "./screen.js";
 import { type GatewaySecurity, GatewaySecurityError, type Identity, authenticate, bearerToken, isLocalOnly } from "./security.js";
 
@@ -108,6 +110,49 @@ function findProtoDir(): string {
     dir = dirname(dir);
   }
   throw new Error("cannot find proto/switchboard/gateway/v1/gateway.proto for server reflection");
+}
+
+/** The errno code (EADDRINUSE...) of a listen failure; grpc-js puts it in the message only. */
+function errnoOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string") return code;
+  return /\b(E[A-Z]{3,})\b/.exec(err instanceof Error ? err.message : String(err))?.[1];
+}
+
+/** Whether path is a Unix socket on which no process accepts connections. */
+async function isStaleSocket(path: string): Promise<boolean> {
+  const st = await lstat(path).catch(() => null);
+  if (st === null || !st.isSocket()) return false;
+  return new Promise((resolve) => {
+    const c = connect(path);
+    c.once("connect", () => {
+      c.destroy();
+      resolve(false);
+    });
+    c.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "ECONNREFUSED"));
+  });
+}
+
+function listenError(laddr: string, err: unknown): GatewayListenError {
+  const code = errnoOf(err);
+  const unix = laddr.startsWith("unix://");
+  const why =
+    code === "EADDRINUSE"
+      ? unix
+        ? "another process is listening on this socket (is another node running with this home?)"
+        : "address already in use (is another node running? choose another port with --grpc.laddr)"
+      : code === "EACCES"
+        ? unix
+          ? "permission denied (check the socket directory's permissions)"
+          : "permission denied (ports below 1024 need privileges)"
+        : code === "EADDRNOTAVAIL"
+          ? "no such local address"
+          : code === "ENOENT"
+            ? "the socket's directory does not exist"
+            : err instanceof Error
+              ? err.message
+              : String(err);
+  return new GatewayListenError(`cannot listen on grpc.laddr ${laddr}: ${why}`, { cause: err });
 }
 
 function toGrpcAddress(laddr: string): string {
@@ -221,9 +266,15 @@ export class Gateway {
       tls === null
         ? ServerCredentials.createInsecure()
         : ServerCredentials.createSsl(tls.clientCa, [{ cert_chain: tls.certChain, private_key: tls.privateKey }], tls.clientCa !== null);
+    const socket = addr.startsWith("unix:") ? addr.slice("unix:".length) : null;
+    if (socket !== null && (await isStaleSocket(socket))) {
+      // A socket file nobody answers on: left by a node that was killed. Remove it, or listening fails.
+      this.logger.warn({ path: socket }, "removing a stale gateway socket left by a stopped node");
+      await unlink(socket);
+    }
     const port = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(addr, serverCredentials, (err, p) => {
-        if (err !== null) reject(err);
+        if (err !== null) reject(listenError(this.options.config.laddr, err));
         else resolve(p);
       });
     });

@@ -5,6 +5,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
+import { format } from "node:util";
+import { setLogger } from "@grpc/grpc-js";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "pino";
 import type { Switch } from "../p2p/switch.js";
@@ -237,6 +239,7 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
   return {
     async start(sw, signal) {
       const security = await loadGatewaySecurity(ctx.config, ctx.home);
+      routeGrpcLogs(ctx.logger);
       gateway = new Gateway({
         sw,
         config: ctx.config,
@@ -270,4 +273,18 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
       return gateway?.address ?? null;
     },
   };
+}
+
+/**
+ * grpc-js writes its own errors to standard error ("E No address added out of
+ * total 1 resolved ..." before our one-line listen error): the gateway reports
+ * every failure that matters itself, so grpc-js's lines go to the node's log at
+ * debug level, as one field-tagged line each.
+ */
+function routeGrpcLogs(logger: Logger): void {
+  const grpc = logger.child({ module: "grpc-js" });
+  const write = (...args: unknown[]): void => {
+    if (grpc.isLevelEnabled("debug")) grpc.debug(format(...args));
+  };
+  setLogger({ error: write, info: write, debug: write });
 }

@@ -2,7 +2,10 @@
  * The real executable entry (server/src/main.ts) as a child process: exit
  * codes, what reaches the terminal, and signals.
  */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { type AddressInfo, type Server, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -45,5 +48,62 @@ describe("switchboard (child process)", () => {
     const proc = child(["dial", "not-an-address"]);
     expect(await proc.code).toBe(1);
     expect(proc.stderr()).toBe('error: switchboard dial: invalid peer address "not-an-address": missing node ID (expected ID@HOST:PORT)\n');
+  });
+
+  describe("a gateway address that is taken", () => {
+    const listening = async (at: string | number): Promise<Server> => {
+      const srv = createServer();
+      await new Promise<void>((resolve) => (typeof at === "number" ? srv.listen(at, "127.0.0.1", resolve) : srv.listen(at, resolve)));
+      return srv;
+    };
+
+    it("a busy TCP port: one line naming grpc.laddr and what to do, no stack", async () => {
+      const home = join(dir, "node");
+      expect((await cliDone(["init", "--home", home])).code).toBe(0);
+      const srv = await listening(0);
+      const port = (srv.address() as AddressInfo).port;
+      try {
+        const proc = child(["start", "--home", home, "--p2p.laddr", "tcp://127.0.0.1:0", "--grpc.laddr", `tcp://127.0.0.1:${port}`]);
+        expect(await proc.code).toBe(1);
+        expect(proc.stderr()).toBe(
+          `error: switchboard start: cannot listen on grpc.laddr tcp://127.0.0.1:${port}: address already in use (is another node running? choose another port with --grpc.laddr)\n`,
+        );
+      } finally {
+        srv.close();
+      }
+    });
+
+    it("a Unix socket another process serves: one line naming the socket", async () => {
+      const home = join(dir, "node");
+      expect((await cliDone(["init", "--home", home])).code).toBe(0);
+      const path = join(dir, "gw.sock");
+      const srv = await listening(path);
+      try {
+        const proc = child(["start", "--home", home, "--p2p.laddr", "tcp://127.0.0.1:0", "--grpc.laddr", `unix://${path}`]);
+        expect(await proc.code).toBe(1);
+        expect(proc.stderr()).toBe(
+          `error: switchboard start: cannot listen on grpc.laddr unix://${path}: another process is listening on this socket (is another node running with this home?)\n`,
+        );
+      } finally {
+        srv.close();
+      }
+    });
+
+    it("a stale Unix socket left by a killed process is removed and the node starts", async () => {
+      const home = join(dir, "node");
+      expect((await cliDone(["init", "--home", home])).code).toBe(0);
+      const path = join(dir, "gw.sock");
+      // A process that listens on the socket, killed with SIGKILL: the socket file stays.
+      const holder = spawn(process.execPath, ["-e", `require("node:net").createServer().listen(${JSON.stringify(path)}); setInterval(() => {}, 1000);`], { stdio: "ignore" });
+      for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 25));
+      holder.kill("SIGKILL");
+      await new Promise((r) => holder.once("exit", r));
+      expect(existsSync(path)).toBe(true);
+      const proc = child(["start", "--home", home, "--p2p.laddr", "tcp://127.0.0.1:0", "--grpc.laddr", `unix://${path}`]);
+      await proc.waitForStdout("Switchboard node started");
+      expect(proc.stderr()).toContain('"msg":"removing a stale gateway socket left by a stopped node"');
+      proc.kill("SIGTERM");
+      expect(await proc.code).toBe(0);
+    });
   });
 });
