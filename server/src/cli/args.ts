@@ -163,19 +163,15 @@ export function parseCommandArgs(argv: readonly string[], spec: CommandArgsSpec)
   return { options: own, config, positionals };
 }
 
-/** Help text for a command's options. */
+/** Help text for a command's options: one column of flags, as wide as the longest, then the descriptions. */
 export function formatOptionsHelp(spec: CommandArgsSpec): string {
-  const lines: string[] = [];
-  for (const [name, o] of Object.entries(spec.options)) {
-    const left = `  --${name}${o.type === "string" ? ` ${o.valueName ?? "VALUE"}` : ""}`;
-    lines.push(`${left.padEnd(34)}${o.description}`);
-  }
-  if (spec.configFlags) {
+  const own = Object.entries(spec.options).map(([name, o]) => [`  --${name}${o.type === "string" ? ` ${o.valueName ?? "VALUE"}` : ""}`, o.description] as const);
+  const config = spec.configFlags ? ALL_KEYS.map((k) => [`  --${k.path}`, k.doc] as const) : [];
+  const width = Math.max(...[...own, ...config].map(([left]) => left.length)) + 2;
+  const lines = own.map(([left, doc]) => `${left.padEnd(width)}${doc}`);
+  if (config.length > 0) {
     lines.push("", "Config flags (override config.toml and SWITCHBOARD_* variables; see server/docs/CONFIG.md):");
-    for (const k of ALL_KEYS) {
-      const left = `  --${k.path}`;
-      lines.push(`${left.padEnd(34)}${k.doc}`);
-    }
+    lines.push(...config.map(([left, doc]) => `${left.padEnd(width)}${doc}`));
   }
   return lines.join("\n");
 }

@@ -196,6 +196,11 @@ describe("help and unknown commands", () => {
     const start = await cliDone(["start", "--help"]);
     expect(start.stdout).toContain("--p2p.persistent_peers");
     expect(start.stdout).toContain("--instrumentation.prometheus_listen_addr");
+    // Every flag line is one column of flags, at least two spaces, then its description, aligned for the longest flag.
+    const rows = start.stdout.split("\n").filter((l) => l.startsWith("  --"));
+    const starts = new Set(rows.map((l) => /^ {2}--\S+(?: [A-Z]+)? {2,}(?=\S)/.exec(l)?.[0].length));
+    expect(starts.has(undefined)).toBe(false);
+    expect(starts.size).toBe(1);
     const unknown = await cliDone(["strat"]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr.split("\n")[0]).toBe('switchboard: unknown command "strat"');
