@@ -42,6 +42,7 @@ import {
 import { formatHostPort } from "../p2p/net-address.js";
 import type { Switch } from "../p2p/switch.js";
 import { fillChannelDefaults } from "../wire/mconnection/channel-descriptor.js";
+import { MAX_NUM_CHANNELS } from "../wire/node-info.js";
 import { type CommandOutcome, runCommand } from "./commands.js";
 import { nodeInfoToApi, peerStatusOf } from "./convert.js";
 import { encodeAttachResponse } from "./encode.js";
@@ -564,6 +565,7 @@ export class Gateway {
         );
       }
       if (channels.length === 0) throw invalidField("register.channels", "at least one channel is required");
+      this.screenNewChannels(name, channels);
       rr = new RemoteReactor(name, channels, this.limits, this.logger.child({ reactor: name }), this.options.observer);
       try {
         sw.addReactor(name, rr);
@@ -578,7 +580,15 @@ export class Gateway {
         rr.channels.length === channels.length &&
         rr.channels.every((c, i) => {
           const n = channels[i];
-          return n !== undefined && n.id === c.id && n.priority === c.priority && n.sendQueueCapacity === c.sendQueueCapacity && n.recvMessageCapacity === c.recvMessageCapacity && n.overflowPolicy === c.overflowPolicy;
+          return (
+            n !== undefined &&
+            n.id === c.id &&
+            n.priority === c.priority &&
+            n.sendQueueCapacity === c.sendQueueCapacity &&
+            n.recvBufferCapacity === c.recvBufferCapacity &&
+            n.recvMessageCapacity === c.recvMessageCapacity &&
+            n.overflowPolicy === c.overflowPolicy
+          );
         });
       if (!same) {
         throw failedPrecondition(ErrorReason.ERROR_REASON_UNSPECIFIED, `reactor "${name}" registered different channels before; the node advertises those (restart the node to change them)`);
@@ -612,6 +622,34 @@ export class Gateway {
     reactor.drained();
     for (const w of this.registrationWaiters.splice(0)) w();
     return { rr: reactor, sink };
+  }
+
+  /**
+   * Refuses, as a bad argument naming the field, channels no registration
+   * could have: one listed twice, one the node's own reactors hold (PEX's
+   * 0x00), or more than a NodeInfo lists. A channel another remote reactor
+   * holds is left to the Switch: ALREADY_EXISTS, naming the owner.
+   */
+  private screenNewChannels(name: string, channels: readonly RemoteChannel[]): void {
+    const sw = this.options.sw;
+    const first = new Map<number, number>();
+    channels.forEach((c, i) => {
+      const hex = `0x${c.id.toString(16).padStart(2, "0")}`;
+      const twin = first.get(c.id);
+      if (twin !== undefined) throw invalidField(`register.channels[${i}].id`, `channel ${hex} is listed twice (also register.channels[${twin}])`);
+      first.set(c.id, i);
+      const owner = sw.channelOwner(c.id);
+      if (owner !== undefined && !this.reactors.has(owner)) {
+        throw invalidField(
+          `register.channels[${i}].id`,
+          `channel ${hex} belongs to the node's own reactor ${owner}${owner === "PEX" ? " (set p2p.pex = false to run PEX as a remote reactor)" : ""}`,
+        );
+      }
+    });
+    const total = sw.channels().length + channels.length;
+    if (total > MAX_NUM_CHANNELS) {
+      throw invalidField("register.channels", `reactor "${name}" would bring the node to ${total} channels; a NodeInfo lists at most ${MAX_NUM_CHANNELS}`);
+    }
   }
 
   private channelFromApi(c: ApiChannel, field: string): RemoteChannel {

@@ -191,7 +191,7 @@ export class Switch implements SwitchApi {
   private state: SwitchState = "created";
   private readonly reactors: RegisteredReactor[] = [];
   private readonly reactorsByChannel = new Map<number, Reactor>();
-  private readonly channelOwner = new Map<number, string>();
+  private readonly channelOwners = new Map<number, string>();
   private readonly channelDescs: ChannelDescriptor[] = [];
   private readonly peerSet = new Map<string, Peer>();
   /** IDs between filter and add (handshake done, reactors being told). */
@@ -298,7 +298,7 @@ export class Switch implements SwitchApi {
     const channels = reactor.getChannels().map((d) => fillChannelDefaults(d));
     const seen = new Set<number>();
     for (const d of channels) {
-      const owner = this.channelOwner.get(d.id);
+      const owner = this.channelOwners.get(d.id);
       if (owner !== undefined) {
         throw new SwitchConfigError(`channel 0x${d.id.toString(16).padStart(2, "0")} of reactor "${name}" is already owned by reactor "${owner}"`);
       }
@@ -311,7 +311,7 @@ export class Switch implements SwitchApi {
       );
     }
     for (const d of channels) {
-      this.channelOwner.set(d.id, name);
+      this.channelOwners.set(d.id, name);
       this.reactorsByChannel.set(d.id, reactor);
       this.channelDescs.push(d);
     }
@@ -322,6 +322,11 @@ export class Switch implements SwitchApi {
   /** The reactor registered under `name`. */
   getReactor(name: string): Reactor | undefined {
     return this.reactors.find((r) => r.name === name)?.reactor;
+  }
+
+  /** The name of the reactor that owns channel `id`, if any. */
+  channelOwner(id: number): string | undefined {
+    return this.channelOwners.get(id);
   }
 
   /** Our channels, in registration order. */

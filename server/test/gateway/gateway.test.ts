@@ -52,6 +52,8 @@ describe("registration", () => {
     ["a channel over 255", { channels: [{ id: 300, priority: 1 }] }, GrpcStatus.INVALID_ARGUMENT, /register.channels\[0\].id/],
     ["priority 0", { channels: [{ id: 1, priority: 0 }] }, GrpcStatus.INVALID_ARGUMENT, /register.channels\[0\].priority/],
     ["no channels", { channels: [] }, GrpcStatus.INVALID_ARGUMENT, /register.channels/],
+    ["a channel listed twice", { channels: [{ id: 7, priority: 1 }, { id: 8, priority: 1 }, { id: 7, priority: 2 }] }, GrpcStatus.INVALID_ARGUMENT, /^register\.channels\[2\]\.id: channel 0x07 is listed twice \(also register\.channels\[0\]\)$/],
+    ["more channels than a NodeInfo lists", { channels: Array.from({ length: 17 }, (_, i) => ({ id: 0x70 + i, priority: 1 })) }, GrpcStatus.INVALID_ARGUMENT, /^register\.channels: reactor "x" would bring the node to 17 channels; a NodeInfo lists at most 16$/],
   ];
   for (const [what, opts, code, msg] of bad) {
     it(`refuses ${what} with a status naming the field`, async () => {
@@ -75,6 +77,15 @@ describe("registration", () => {
     await twin.waitFor(() => twin.status !== null);
     expect(twin.status?.code).toBe(GrpcStatus.ALREADY_EXISTS);
     expect(twin.status?.details).toMatch(/attached on another stream/);
+  });
+
+  it("refuses a channel of the node's own reactors (PEX's 0x00) as a bad argument, naming the field and the owner", async () => {
+    const a = await gwNode();
+    a.sw.addReactor("PEX", { getChannels: () => [{ id: 0x00, priority: 1 }], setSwitch: () => undefined } as unknown as Parameters<typeof a.sw.addReactor>[1]);
+    const c = attach(a, { name: "x", channels: [{ id: 0x30, priority: 1 }, { id: 0x00, priority: 1 }] });
+    await c.waitFor(() => c.status !== null);
+    expect(c.status?.code).toBe(GrpcStatus.INVALID_ARGUMENT);
+    expect(c.status?.details).toBe("register.channels[1].id: channel 0x00 belongs to the node's own reactor PEX (set p2p.pex = false to run PEX as a remote reactor)");
   });
 
   it("refuses a new reactor after start with FAILED_PRECONDITION", async () => {
@@ -446,6 +457,17 @@ describe("resume", () => {
     const other = attach(b, { name: "app", channels: [{ id: OTHER, priority: 1 }] });
     await other.waitFor(() => other.status !== null);
     expect(other.status?.code).toBe(GrpcStatus.FAILED_PRECONDITION);
+  });
+
+  it("a re-attach compares every descriptor field: another receive buffer capacity is refused", async () => {
+    const { b, cb } = await pair();
+    cb.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const [ch] = CHANNELS;
+    const other = attach(b, { name: "app", channels: [{ ...ch!, recvBufferCapacity: 8192 }] });
+    await other.waitFor(() => other.status !== null);
+    expect(other.status?.code).toBe(GrpcStatus.FAILED_PRECONDITION);
+    expect(other.status?.details).toMatch(/registered different channels before/);
   });
 });
 
