@@ -3,7 +3,7 @@
 #
 #   node:20-bookworm-slim   server/Dockerfile, examples/typescript/Dockerfile
 #   python:3.11-slim        examples/python/Dockerfile
-#   golang:1.22             docker/cometbft/Dockerfile, examples/go/Dockerfile
+#   golang:1.22             docker/cometbft/Dockerfile, examples/go/*/Dockerfile, client/go/cometbft/Dockerfile
 #   debian:bookworm-slim    runtime stages of the Go images
 #
 # For each image: present locally -> nothing to do; else `docker pull`; only when no registry answers is a

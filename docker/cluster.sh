@@ -92,7 +92,7 @@ ensure_dockerd() {
 
 wait_healthy() {
   local timeout="${CLUSTER_UP_TIMEOUT_S:-300}" start; start=$(date +%s)
-  local services=(node0 node1 node2 node3 cometbft)
+  local services=(node0 node1 node2 node3 cometbft cometbft1 hosted0 hosted1)
   while true; do
     local pending=()
     for s in "${services[@]}"; do
@@ -130,9 +130,10 @@ cmd_up() {
   bash docker/base-images.sh
   log "building images (log: $STATE/compose-build.log)"
   local tb; tb=$(date +%s)
-  # In parallel (Go compiles and npm installs overlap), but node1..3 only after node0: they are the same image.
+  # In parallel (Go compiles and npm installs overlap), but node1..3, cometbft1 and hosted1 only after node0, cometbft
+  # and hosted0: they are the same images.
   local first=() s
-  for s in $(compose config --services); do [[ "$s" =~ ^node[1-9][0-9]*$ ]] || first+=("$s"); done
+  for s in $(compose config --services); do [[ "$s" =~ ^(node|cometbft|hosted)[1-9][0-9]*$ ]] || first+=("$s"); done
   { compose build --parallel "${first[@]}" && compose build; } >"$STATE/compose-build.log" 2>&1 \
     || { tail -40 "$STATE/compose-build.log" >&2; die "docker-compose build failed (log: $STATE/compose-build.log)"; }
   log "images built in $(( $(date +%s) - tb ))s"
