@@ -7,7 +7,7 @@
 import { readFile, mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { type Ed25519PrivateKey, ed25519KeyFromSeed, generateEd25519Key, nodeIdFromPublicKey } from "../wire/crypto/ed25519.js";
-import { writeFileAtomic } from "../util/atomic-file.js";
+import { removeStaleTempFiles, writeFileAtomic } from "../util/atomic-file.js";
 
 export const ED25519_PRIV_KEY_TYPE = "tendermint/PrivKeyEd25519";
 
@@ -71,6 +71,7 @@ export function decodeNodeKeyFile(text: string, path: string): NodeKey {
 }
 
 export async function loadNodeKey(path: string): Promise<NodeKey> {
+  await removeStaleTempFiles(path);
   let text: string;
   try {
     text = await readFile(path, "utf8");

@@ -12,7 +12,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { writeFileAtomic } from "../../src/util/atomic-file.js";
+import { generateNodeKey, loadNodeKey, saveNodeKey } from "../../src/p2p/node-key.js";
+import { AddressBook } from "../../src/p2p/pex/address-book.js";
+import { removeStaleTempFiles, writeFileAtomic } from "../../src/util/atomic-file.js";
+import { silentLogger } from "../support/nodes.js";
 
 const CHILD = fileURLToPath(new URL("./atomic-write-child.ts", import.meta.url));
 const SIZE = 24 * 1024 * 1024;
@@ -72,4 +75,30 @@ describe("writeFileAtomic under SIGKILL", () => {
     expect((await readFile(path)).toString()).toBe("final");
     expect((await readdir(dir)).filter((f) => !f.endsWith(".tmp"))).toEqual(["state.json"]);
   }, 120_000);
+});
+
+describe("stale temp files", () => {
+  it("removeStaleTempFiles removes only writeFileAtomic's temp files of that file", async () => {
+    const target = join(dir, "node_key.json");
+    const ours = [".node_key.json.0123456789ab.tmp", ".node_key.json.ffffffffffff.tmp"];
+    const others = [".node_key.json.tmp", ".node_key.json.0123.tmp", ".addrbook.json.0123456789ab.tmp", "node_key.json", ".node_key.json.0123456789ab.tmp.keep"];
+    for (const n of [...ours, ...others]) await writeFile(join(dir, n), "x");
+    expect((await removeStaleTempFiles(target)).sort()).toEqual(ours);
+    expect((await readdir(dir)).sort()).toEqual([...others].sort());
+  });
+
+  it("loading the node key and the address book removes what a killed writer left beside them", async () => {
+    const keyPath = join(dir, "config", "node_key.json");
+    await saveNodeKey(keyPath, generateNodeKey());
+    await writeFile(join(dir, "config", ".node_key.json.a1b2c3d4e5f6.tmp"), "a whole private key");
+    await loadNodeKey(keyPath);
+    expect(await readdir(join(dir, "config"))).toEqual(["node_key.json"]);
+
+    const bookPath = join(dir, "config", "addrbook.json");
+    await writeFile(join(dir, "config", ".addrbook.json.a1b2c3d4e5f6.tmp"), "{");
+    const book = new AddressBook({ filePath: bookPath, strict: false, logger: silentLogger });
+    await book.start();
+    await book.stop();
+    expect((await readdir(join(dir, "config"))).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+  });
 });

@@ -38,7 +38,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import { mkdir, readFile, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Logger } from "pino";
-import { writeFileAtomic } from "../../util/atomic-file.js";
+import { removeStaleTempFiles, writeFileAtomic } from "../../util/atomic-file.js";
 import { type NetAddress, formatNetAddress } from "../net-address.js";
 import {
   BUCKET_TYPE_NEW,
@@ -703,6 +703,7 @@ export class AddressBook {
   private async load(): Promise<void> {
     const path = this.filePath;
     if (path === null) return;
+    await removeStaleTempFiles(path);
     let text: string;
     try {
       const st = await stat(path);
