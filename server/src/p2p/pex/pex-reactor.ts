@@ -13,7 +13,8 @@
  *   that peer; anything else is unsolicited (stop + 24 h ban). An entry whose
  *   IP does not parse or whose port is ≥ 65536 gets the same treatment. The
  *   others go to the book with the peer as their source; the book drops what
- *   it does not want. A reply from a seed wakes the ensure-peers loop.
+ *   it does not want. A reply from a seed that added addresses wakes the
+ *   ensure-peers loop.
  * - Bytes that do not decode stop the peer (no ban), with the decode problem
  *   as the reason.
  *
@@ -400,8 +401,10 @@ export class PexReactor implements Reactor {
       this.releaseCrawled(peer, "answered the crawl");
       return;
     }
-    // Addresses from a seed are dialed without waiting for the next period.
-    if (this.seeds.some((s) => s.id === peer.id)) this.wake();
+    // New addresses from a seed are dialed without waiting for the next period. An answer that adds nothing (a
+    // seed that knows only us) wakes nothing: the wake-up would find nothing to dial and dial the seed again, in a
+    // loop as fast as the seed answers.
+    if (added > 0 && this.seeds.some((s) => s.id === peer.id)) this.wake();
   }
 
   /** Seed mode: gracefully stops an outbound, non-persistent peer we dialed to crawl (or a configured seed). */

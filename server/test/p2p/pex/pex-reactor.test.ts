@@ -395,6 +395,23 @@ describe("PexReactor ensure peers", () => {
     expect(new Set(sw.dials)).toEqual(new Set([formatNetAddress(publicAddr(1)), formatNetAddress(publicAddr(2))]));
   });
 
+  it("a seed's answer that adds no address wakes nothing: the seed is not dialed again before the next period", async () => {
+    const seedId = nodeId("seed");
+    const { reactor, sw, clock, book } = await setup({ reactor: { seeds: [`${seedId}@8.8.8.8:26656`] } });
+    const us = { id: nodeId("us"), host: "8.8.4.4", port: 26656 };
+    book.addOurAddress(us);
+    clock.advance(0); // the first run: an empty book, so the seed is dialed
+    for (let i = 0; i < 5; i++) await flush();
+    expect(sw.dials).toEqual([`${seedId}@8.8.8.8:26656`]);
+    const seed = new FakePeer({ id: seedId, outbound: true, listenAddr: "tcp://8.8.8.8:26656" });
+    const p = sw.connect(seed);
+    // A seed that knows only us: our own address is never added.
+    await deliver(reactor, p, encodePexAddrs([us]));
+    clock.advance(0);
+    for (let i = 0; i < 5; i++) await flush();
+    expect(sw.dials).toHaveLength(1);
+  });
+
   it("asks a random connected peer for addresses each period while the book needs them", async () => {
     const { sw, clock, reactor } = await setup({ reactor: { maxNumOutboundPeers: 3 } });
     const peer = new FakePeer({ outbound: false, listenAddr: "tcp://0.0.0.0:1" });
