@@ -1,10 +1,11 @@
 /**
  * Switchboard vs CometBFT v0.38 p2p, side by side (issue 8).
  *
- *   npm run bench                 # every scenario, 3 rounds (about 10 minutes)
- *   npm run bench -- --quick      # smaller counts, 1 round (under 2 minutes; CI)
+ *   npm run bench                 # every scenario, 3 rounds (about 15 minutes, 9 of them consensus)
+ *   npm run bench -- --quick      # smaller counts, 1 round (about 90 s; CI)
  *   npm run bench -- --only wire-throughput,connections --rounds 5
  *   npm run bench -- --only gateway-throughput --sizes 65536 --rounds 1   # one size (profiling)
+ *   npm run bench -- --only consensus   # 4 validators: 2 plain + 2 hosted vs 4 plain, 3 rounds (9–10 minutes)
  *
  * Each scenario runs both implementations alternately (ours, theirs, ours,
  * theirs…) and reports medians. CometBFT is the Go program in
@@ -18,10 +19,12 @@
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import { buildOurs } from "./lib/build.js";
+import { type Binaries, installBinaries } from "./lib/cometbft-net.js";
 import { buildReference } from "./lib/go.js";
 import { type Row, Rows, type Target, gitCommit, machineInfo, renderTable, summarize, writeJson, sizeLabel } from "./lib/report.js";
 import { LATENCY_SETTINGS, THROUGHPUT_SETTINGS } from "./lib/settings.js";
 import { type ConnectionsParams, type FanoutParams, oursConnections, oursFanout, theirsConnections, theirsFanout } from "./scenarios/connections.js";
+import { type ConsensusFigures, type ConsensusParams, type NetworkKind, consensusNetwork } from "./scenarios/consensus.js";
 import { gatewayLatency, gatewayThroughput } from "./scenarios/gateway.js";
 import { type LatencyParams, type LatencyRow, type ThroughputParams, type ThroughputRow, oursLatency, oursThroughput, theirsLatency, theirsThroughput } from "./scenarios/wire.js";
 
@@ -37,7 +40,15 @@ interface Plan {
   readonly gatewayLatency: LatencyParams;
   readonly connections: ConnectionsParams;
   readonly fanout: FanoutParams;
+  readonly consensus: ConsensusParams;
 }
+
+/**
+ * The consensus scenario's network: CometBFT's default config but timeout_commit (500 ms) and the mempool's size
+ * (50,000 txs instead of 5,000: at ~2,500 tx/s the default cap is reached with under two seconds of txs waiting, so
+ * both networks would stop at the same configured limit); 100-byte txs.
+ */
+const CONSENSUS_COMMON = { validators: 4, timeoutCommit: "500ms", mempoolSize: 50_000, txBytes: 100 } as const;
 
 function plan(quick: boolean): Plan {
   const s = THROUGHPUT_SETTINGS;
@@ -51,6 +62,15 @@ function plan(quick: boolean): Plan {
       gatewayLatency: { sizes: SIZES, samples: 100, minSamples: 10, targetBytes: 4 * MiB, settings: l },
       connections: { peers: 100, concurrency: 32, settleMs: 300, settings: s },
       fanout: { peers: 20, sizes: [4096], targetBytes: 256 * 1024, minCount: 20, maxCount: 500, settings: s },
+      consensus: {
+        ...CONSENSUS_COMMON,
+        warmupBlocks: 1,
+        intervalBlocks: 5,
+        latencyRate: 50,
+        latencyWarmupSeconds: 2,
+        latencySeconds: 5,
+        ladder: { start: 100, factor: 2, maxSteps: 2, bisections: 0, stepSeconds: 5, settleSeconds: 1.5 },
+      },
     };
   }
   return {
@@ -61,6 +81,15 @@ function plan(quick: boolean): Plan {
     gatewayLatency: { sizes: SIZES, samples: 1000, minSamples: 50, targetBytes: 32 * MiB, settings: l },
     connections: { peers: 500, concurrency: 32, settleMs: 1000, settings: s },
     fanout: { peers: 50, sizes: [256, 4096], targetBytes: 2 * MiB, minCount: 200, maxCount: 2_000, settings: s },
+    consensus: {
+      ...CONSENSUS_COMMON,
+      warmupBlocks: 2,
+      intervalBlocks: 12,
+      latencyRate: 100,
+      latencyWarmupSeconds: 3,
+      latencySeconds: 12,
+      ladder: { start: 900, factor: 1.5, maxSteps: 7, bisections: 2, stepSeconds: 7, settleSeconds: 2 },
+    },
   };
 }
 
@@ -83,6 +112,9 @@ function onlySizes(p: Plan, sizes: readonly number[] | null): Plan {
 const atLeastRatio = (r: number): Target => ({ text: `ratio ≥ ${r.toFixed(1)}`, met: ({ ratio }) => ratio !== null && ratio >= r });
 const atLeast = (v: number, unit: string): Target => ({ text: `≥ ${v} ${unit}`, met: ({ ours }) => ours >= v });
 const atMost = (v: number, unit: string): Target => ({ text: `≤ ${v} ${unit}`, met: ({ ours }) => ours <= v });
+/** Within 5 % of CometBFT: ratio ≤ 1.05 where lower is better, ≥ 0.95 where higher is. */
+const ratioAtMost = (r: number): Target => ({ text: `ratio ≤ ${r.toFixed(2)}`, met: ({ ratio }) => ratio !== null && ratio <= r });
+const ratioAtLeast = (r: number): Target => ({ text: `ratio ≥ ${r.toFixed(2)}`, met: ({ ratio }) => ratio !== null && ratio >= r });
 
 // ---------------------------------------------------------------- scenarios
 
@@ -95,6 +127,10 @@ interface Scenario {
 /** Figures kept between scenarios of one run (ours at wire level, for the gateway's added latency). */
 interface State {
   readonly oursWireLatency: Map<number, { p50: number[]; p99: number[] }>;
+  /** cometbft and cometbft-switchboard, installed when the consensus scenario first runs. */
+  consensusBinaries: Binaries | null;
+  /** Every network the consensus scenario ran, in order, for the JSON. */
+  readonly consensusRuns: (ConsensusFigures & { round: number; loadAvg1m: [number, number] })[];
 }
 
 function addThroughput(rows: Rows, scenario: string, ours: readonly ThroughputRow[], theirs: readonly ThroughputRow[] | null, target: (size: number) => Target): void {
@@ -245,6 +281,131 @@ const SCENARIOS: readonly Scenario[] = [
       }
     },
   },
+  {
+    name: "consensus",
+    async round(p, rows, state) {
+      const c = p.consensus;
+      state.consensusBinaries ??= await installBinaries();
+      const bins = state.consensusBinaries;
+      // Which network goes first alternates from round to round (mixed first in round 1, as ours goes first elsewhere).
+      const round = new Set(state.consensusRuns.map((r) => r.round)).size + 1;
+      const order: NetworkKind[] = round % 2 === 1 ? ["mixed", "plain"] : ["plain", "mixed"];
+      const got: Partial<Record<NetworkKind, ConsensusFigures>> = {};
+      for (const kind of order) {
+        const load0 = os.loadavg()[0] ?? 0;
+        const f = await consensusNetwork(bins, c, kind, `r${round}-${kind}`, log);
+        got[kind] = f;
+        state.consensusRuns.push({ ...f, round, loadAvg1m: [load0, os.loadavg()[0] ?? 0] });
+      }
+      const mixed = got.mixed!;
+      const plain = got.plain!;
+      const scenario = "consensus (2 plain + 2 hosted vs 4 plain)";
+      const tx = c.txBytes;
+      const prefixed = (f: ConsensusFigures, x: Record<string, number> | null): Record<string, number> =>
+        Object.fromEntries(Object.entries(x ?? {}).map(([k, v]) => [`${f.kind}: ${k}`, v]));
+      rows.add({
+        scenario,
+        sizeBytes: null,
+        metric: `block interval (timeout_commit ${c.timeoutCommit})`,
+        unit: "ms",
+        better: "lower",
+        ours: mixed.blockIntervalMs,
+        theirs: plain.blockIntervalMs,
+        target: ratioAtMost(1.05),
+        detail: { oursIntervals: mixed.intervals, theirsIntervals: plain.intervals },
+      });
+      rows.add({
+        scenario,
+        sizeBytes: tx,
+        metric: `commit latency p50 @ ${c.latencyRate} tx/s`,
+        unit: "ms",
+        better: "lower",
+        ours: mixed.latencyP50Ms,
+        theirs: plain.latencyP50Ms,
+        target: ratioAtMost(1.05),
+        detail: {
+          oursSamples: mixed.latencySamples,
+          oursLost: mixed.latencyLost,
+          theirsSamples: plain.latencySamples,
+          theirsLost: plain.latencyLost,
+          ...(mixed.latencyP50MsByKind.plain === undefined ? {} : { oursP50MsSentToPlain: mixed.latencyP50MsByKind.plain }),
+          ...(mixed.latencyP50MsByKind.hosted === undefined ? {} : { oursP50MsSentToHosted: mixed.latencyP50MsByKind.hosted }),
+        },
+      });
+      rows.add({
+        scenario,
+        sizeBytes: tx,
+        metric: `commit latency p99 @ ${c.latencyRate} tx/s`,
+        unit: "ms",
+        better: "lower",
+        ours: mixed.latencyP99Ms,
+        theirs: plain.latencyP99Ms,
+        target: ratioAtMost(1.05),
+      });
+      // What each network committed per second at the first rate it could not sustain.
+      const saturated = (f: ConsensusFigures): number => f.steps.find((s) => !s.passed)?.committedPerSecond ?? Number.NaN;
+      rows.add({
+        scenario,
+        sizeBytes: tx,
+        metric: "max sustained tx rate",
+        unit: "tx/s",
+        better: "higher",
+        ours: mixed.maxRate,
+        theirs: plain.maxRate,
+        target: ratioAtLeast(0.95),
+        detail: { oursCommittedWhenSaturated: saturated(mixed), theirsCommittedWhenSaturated: saturated(plain) },
+      });
+      rows.add({
+        scenario,
+        sizeBytes: tx,
+        metric: "txs committed twice (max-rate phase)",
+        unit: "%",
+        better: "lower",
+        ours: mixed.committedAgainPercent,
+        theirs: plain.committedAgainPercent,
+      });
+      // The validators' processes only; the load generator (this process) is in the JSON's detail.
+      const total = (x: Record<string, number> | null): number =>
+        x === null ? Number.NaN : Object.entries(x).reduce((a, [k, v]) => (k === "load generator" ? a : a + v), 0);
+      rows.add({
+        scenario,
+        sizeBytes: tx,
+        metric: `CPU per tx @ ${c.latencyRate} tx/s (4 validators)`,
+        unit: "µs",
+        better: "lower",
+        ours: total(mixed.cpuUsPerTxByRole),
+        theirs: total(plain.cpuUsPerTxByRole),
+        detail: { ...prefixed(mixed, mixed.cpuUsPerTxByRole), ...prefixed(plain, plain.cpuUsPerTxByRole) },
+      });
+      // CPU per tx at the highest rate of the ladder both networks sustained (the same offered load).
+      const common = mixed.steps
+        .filter((m) => m.passed && plain.steps.some((t) => t.passed && t.rate === m.rate))
+        .sort((a, b) => b.rate - a.rate)[0];
+      const theirsCommon = plain.steps.find((t) => t.passed && t.rate === common?.rate);
+      if (common !== undefined && theirsCommon !== undefined) {
+        rows.add({
+          scenario,
+          sizeBytes: tx,
+          metric: "CPU per tx @ highest rate both sustained (4 validators)",
+          unit: "µs",
+          better: "lower",
+          ours: total(common.cpuUsPerTxByRole),
+          theirs: total(theirsCommon.cpuUsPerTxByRole),
+          detail: { rate: common.rate, ...prefixed(mixed, common.cpuUsPerTxByRole), ...prefixed(plain, theirsCommon.cpuUsPerTxByRole) },
+        });
+      }
+      rows.add({
+        scenario,
+        sizeBytes: null,
+        metric: "CPU per empty block (4 validators)",
+        unit: "µs",
+        better: "lower",
+        ours: total(mixed.cpuUsPerBlockByRole),
+        theirs: total(plain.cpuUsPerBlockByRole),
+        detail: { ...prefixed(mixed, mixed.cpuUsPerBlockByRole), ...prefixed(plain, plain.cpuUsPerBlockByRole) },
+      });
+    },
+  },
 ];
 
 // ---------------------------------------------------------------- main
@@ -302,7 +463,7 @@ async function main(): Promise<void> {
   log("compiling Switchboard (bench/tsconfig.build.json) and building the Go reference (bench/reference)");
   const [, goVersion] = await Promise.all([buildOurs(), buildReference()]);
   const rows = new Rows();
-  const state: State = { oursWireLatency: new Map() };
+  const state: State = { oursWireLatency: new Map(), consensusBinaries: null, consensusRuns: [] };
   const scenarios = SCENARIOS.filter((s) => args.only === null || args.only.includes(s.name));
   const loadSamples: number[] = [];
   for (const s of scenarios) {
@@ -334,6 +495,7 @@ async function main(): Promise<void> {
     settings: { throughput: THROUGHPUT_SETTINGS, latency: LATENCY_SETTINGS },
     plan: p,
     rows: summaries.map((s) => ({ ...s, size: sizeLabel(s.sizeBytes) })),
+    ...(state.consensusRuns.length === 0 ? {} : { consensusRuns: state.consensusRuns }),
   });
   log(`wrote ${args.out}`);
 }
