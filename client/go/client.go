@@ -34,6 +34,12 @@ type Client struct {
 	conn *grpc.ClientConn
 	api  gatewayv1.ReactorGatewayServiceClient
 
+	// target is the node's address as given to Attach, for messages.
+	target string
+	// unreachable reports attempts that found the node unreachable (used by
+	// Attach, then by supervise: one goroutine at a time).
+	unreachable *unreachable
+
 	// ctx is the client's lifetime: Attach's context, cancelled by Close.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -91,7 +97,10 @@ func (b bearerToken) RequireTransportSecurity() bool { return b.secure }
 // once the node has answered. A refusal is returned as an *AttachError
 // (status.Code(err) gives its code: AlreadyExists, InvalidArgument,
 // FailedPrecondition, ...); while the node is unreachable (Unavailable) Attach
-// retries with backoff until ctx ends.
+// retries with backoff until ctx ends, and says so through Options.Logger at
+// Warn (at the first failed attempt, then every UnreachableWarningInterval).
+// An *AttachError's Error() names the reactor, the node and, when the SDK
+// knows, what to do (Hint): e.g. that the name is taken on that node.
 //
 // ctx bounds the client's whole life: when it ends, the client closes as by
 // Close. Later stream failures are handled by re-attaching (see Options).
@@ -126,6 +135,7 @@ func Attach(ctx context.Context, target string, opts Options) (*Client, error) {
 	c := &Client{
 		opts:       o,
 		log:        o.Logger.With("reactor", o.Name),
+		target:     strings.TrimPrefix(target, "tcp://"),
 		conn:       conn,
 		api:        gatewayv1.NewReactorGatewayServiceClient(conn),
 		ctx:        lifetime,
@@ -137,6 +147,7 @@ func Attach(ctx context.Context, target string, opts Options) (*Client, error) {
 		in:         newInbox(o.CreditWindow),
 		attChanged: make(chan struct{}),
 	}
+	c.unreachable = newUnreachable(c.log, o.Name, c.target, UnreachableWarningInterval, o.clock)
 	bo := newBackoffTimer(o.Backoff)
 	var att *attachment
 	for {
@@ -153,7 +164,7 @@ func Attach(ctx context.Context, target string, opts Options) (*Client, error) {
 			return nil, err
 		}
 		d := bo.wait()
-		c.log.Info("node unavailable, retrying", "in", d, "err", err)
+		c.unreachable.failed(err, d)
 		if !sleep(lifetime, d) {
 			cancel()
 			_ = conn.Close()
@@ -225,7 +236,7 @@ func (c *Client) attachOnce() (*attachment, error) {
 	stream, err := c.api.Attach(sctx)
 	if err != nil {
 		scancel()
-		return nil, c.streamError(nil, err)
+		return nil, c.refusal(c.streamError(nil, err))
 	}
 	c.mu.Lock()
 	credit := c.in.beginStream()
@@ -251,13 +262,14 @@ func (c *Client) attachOnce() (*attachment, error) {
 			// Still io.EOF underneath: a re-attach tries again (a stopping node does this).
 			return nil, fmt.Errorf("switchboard: the node ended the stream without answering Register: %w", io.EOF)
 		}
-		return nil, c.streamError(stream, err)
+		return nil, c.refusal(c.streamError(stream, err))
 	}
 	registered := resp.GetRegistered()
 	if registered == nil {
 		scancel()
 		return nil, fmt.Errorf("%w: first message is %T, not Registered", ErrProtocol, resp.GetMsg())
 	}
+	c.unreachable.reached()
 	att := &attachment{
 		stream:  stream,
 		cancel:  scancel,
@@ -309,6 +321,17 @@ func (c *Client) onRegistered(att *attachment, r *gatewayv1.Registered, token st
 	c.attChanged = make(chan struct{})
 	c.signal()
 	return nil
+}
+
+// refusal names the reactor, the node and what to do in an *AttachError
+// that ended a registration; other errors pass unchanged.
+func (c *Client) refusal(err error) error {
+	var ae *AttachError
+	if errors.As(err, &ae) {
+		ae.Reactor, ae.Target = c.opts.Name, c.target
+		ae.Hint = attachHint(ae.Code, ae.Message, c.opts.Name, c.target)
+	}
+	return err
 }
 
 // streamError turns the end of a stream into an error: the status with
@@ -381,8 +404,9 @@ func (c *Client) supervise(att *attachment) {
 			return
 		}
 		c.log.Info("stream lost, re-attaching", "err", err)
+		wait := bo.wait()
 		for {
-			if !sleep(c.ctx, bo.wait()) {
+			if !sleep(c.ctx, wait) {
 				c.finish(c.ctx.Err())
 				return
 			}
@@ -399,6 +423,10 @@ func (c *Client) supervise(att *attachment) {
 				c.log.Warn("re-attach refused", "err", err)
 				c.finish(err)
 				return
+			}
+			wait = bo.wait()
+			if isUnavailable(err) {
+				c.unreachable.failed(err, wait)
 			}
 			c.log.Info("re-attach failed, retrying", "err", err)
 		}

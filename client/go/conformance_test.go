@@ -107,6 +107,12 @@ func TestR2NameAttachedElsewhere(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != codes.AlreadyExists || status.Code(err) != codes.AlreadyExists {
 		t.Fatalf("second Attach of app: %v, want ALREADY_EXISTS", err)
 	}
+	// For the person running it: which name, which node, what to do.
+	want := `switchboard: reactor "app": the node at ` + strings.TrimPrefix(a.grpc, "tcp://") + ` refused it: AlreadyExists: reactor "app" is attached on another stream: ` +
+		`the name "app" is taken on that node (by another process, or by another Client in this one): stop that reactor, or give this one another name`
+	if err.Error() != want {
+		t.Fatalf("second Attach of app:\n%v\nwant\n%s", err, want)
+	}
 }
 
 func TestR3ChannelOwnedByAnotherReactor(t *testing.T) {
@@ -119,6 +125,9 @@ func TestR3ChannelOwnedByAnotherReactor(t *testing.T) {
 	var ae *AttachError
 	if !errors.As(err, &ae) || ae.Code != codes.AlreadyExists || !strings.Contains(ae.Message, `"app"`) {
 		t.Fatalf("other registering 0x70: %v, want ALREADY_EXISTS naming app", err)
+	}
+	if !strings.HasSuffix(err.Error(), ": another reactor on that node holds that channel: give this reactor channel IDs of its own, or stop the other reactor") {
+		t.Fatalf("other registering 0x70: %v, want what to do about the channel", err)
 	}
 }
 

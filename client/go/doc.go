@@ -110,6 +110,11 @@
 //
 // A refused registration is an *AttachError and a refused command a
 // *CommandError, each with a gRPC code (status.Code works on both) and an
-// ErrorReason. The package switchboardtest provides an in-memory node for
+// ErrorReason. An *AttachError's Error() is written for the person running
+// the reactor: the reactor, the node, the node's words and, when the SDK
+// knows, what to do (Hint), e.g. that the reactor's name is taken on that
+// node. While the node cannot be reached, the client says so through
+// Options.Logger at Warn (see UnreachableWarningInterval); without a Logger
+// those warnings go to slog.Default(). The package switchboardtest provides an in-memory node for
 // unit tests of reactors.
 package switchboard

@@ -3,6 +3,7 @@ package switchboard
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -50,14 +51,68 @@ func (e *CommandError) GRPCStatus() *status.Status { return status.New(e.Code, e
 
 // AttachError is a registration the node refused: the stream ended with a
 // status before (or instead of) Registered. status.Code(err) returns Code.
+//
+// Its Error() is written for the person running the reactor: the reactor,
+// the node, what the node said and, when the SDK knows, what to do (Hint),
+// e.g. for a name another reactor holds:
+//
+//	switchboard: reactor "app": the node at 127.0.0.1:26670 refused it: AlreadyExists: reactor "app" is attached on another stream: the name "app" is taken on that node (by another process, or by another Client in this one): stop that reactor, or give this one another name
 type AttachError struct {
 	Code    codes.Code
 	Reason  ErrorReason // from the status' switchboard-error-reason metadata
-	Message string
+	Message string      // the node's own words
+	// Reactor and Target name the reactor and the node's address (empty when unknown).
+	Reactor string
+	Target  string
+	// Hint says what to do about it, when the SDK knows ("" otherwise).
+	Hint string
 }
 
 func (e *AttachError) Error() string {
-	return fmt.Sprintf("switchboard: attach refused: %s (%s): %s", e.Code, e.Reason, e.Message)
+	var b strings.Builder
+	b.WriteString("switchboard: ")
+	if e.Reactor == "" {
+		b.WriteString("attach refused: ")
+	} else {
+		where := "the node"
+		if e.Target != "" {
+			where = "the node at " + e.Target
+		}
+		if e.Code == codes.Unavailable {
+			fmt.Fprintf(&b, "reactor %q: cannot reach %s: ", e.Reactor, where)
+		} else {
+			fmt.Fprintf(&b, "reactor %q: %s refused it: ", e.Reactor, where)
+		}
+	}
+	b.WriteString(e.Code.String())
+	if e.Reason != ReasonUnspecified {
+		fmt.Fprintf(&b, " (%s)", e.Reason)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Message)
+	if e.Hint != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+// attachHint says what to do about a refusal (or failure) with code, when
+// the SDK knows; message is the node's (it names what is taken).
+func attachHint(code codes.Code, message, name, target string) string {
+	switch code {
+	case codes.AlreadyExists:
+		if strings.Contains(message, "channel 0x") {
+			return "another reactor on that node holds that channel: give this reactor channel IDs of its own, or stop the other reactor"
+		}
+		return fmt.Sprintf("the name %q is taken on that node (by another process, or by another Client in this one): stop that reactor, or give this one another name", name)
+	case codes.Unavailable:
+		if target == "" {
+			target = "the target"
+		}
+		return fmt.Sprintf("check that the node is running and that %s is its grpc.laddr", target)
+	}
+	return ""
 }
 
 // GRPCStatus makes status.Code and status.Convert see the refusal's code.

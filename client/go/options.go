@@ -39,6 +39,11 @@ const (
 	// DefaultBackoffJitter randomises each wait by ±20% so that many
 	// reactors do not re-attach in lock step.
 	DefaultBackoffJitter = 0.2
+	// UnreachableWarningInterval: while the node cannot be reached, the
+	// client logs a warning at the first failed attempt and then at most
+	// this often (attempts run every DefaultBackoffMax at most, so about
+	// every sixth), so that it is never silent and never floods its log.
+	UnreachableWarningInterval = 30 * time.Second
 )
 
 // OverflowPolicy is what the node does when a channel's events do not fit
@@ -129,8 +134,17 @@ type Options struct {
 	// DialOptions are added after the SDK's own (transport credentials,
 	// message size limits, connection backoff), so they may override them.
 	DialOptions []grpc.DialOption
-	// Logger receives connection and session changes; nil discards them.
+	// Logger receives connection and session changes: at Warn what the
+	// person running the reactor must know (the node cannot be reached —
+	// at the first failed attempt, then every UnreachableWarningInterval,
+	// naming the target and the next retry —, the stream failed for good),
+	// at Info the rest (the node reached again, re-attaches, sessions).
+	// Nil: Warn and above go to slog.Default(), the rest is discarded; pass
+	// a Logger with a discarding handler for silence.
 	Logger *slog.Logger
+
+	// clock replaces time.Now in the unreachable-node reports (tests).
+	clock func() time.Time
 }
 
 // OptionsError says which option is invalid.
@@ -199,15 +213,23 @@ func (o Options) withDefaults() (Options, error) {
 		return o, &OptionsError{"Backoff.Jitter", "must be within 0..1"}
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(discardHandler{})
+		o.Logger = slog.New(minLevel{slog.LevelWarn, slog.Default().Handler()})
+	}
+	if o.clock == nil {
+		o.clock = time.Now
 	}
 	return o, nil
 }
 
-// discardHandler is slog.DiscardHandler, which needs Go 1.24.
-type discardHandler struct{}
+// minLevel passes records at min and above to h, and drops the rest.
+type minLevel struct {
+	min slog.Level
+	h   slog.Handler
+}
 
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (d discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return d }
-func (d discardHandler) WithGroup(string) slog.Handler           { return d }
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.h.Enabled(ctx, l)
+}
+func (m minLevel) Handle(ctx context.Context, r slog.Record) error { return m.h.Handle(ctx, r) }
+func (m minLevel) WithAttrs(as []slog.Attr) slog.Handler           { return minLevel{m.min, m.h.WithAttrs(as)} }
+func (m minLevel) WithGroup(g string) slog.Handler                 { return minLevel{m.min, m.h.WithGroup(g)} }

@@ -71,3 +71,12 @@ export const DEFAULT_FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
  * refuses unknown ones, and a reactor often shares its shell with a node.
  */
 export const TRACE_ENV_VAR = "SB_CLIENT_TRACE";
+
+/**
+ * While the node cannot be reached, the client says so through its `logger`
+ * at the first failed attempt and then at most once per this interval: 30 s
+ * (attempts run every 5 s at most, so about every sixth one), so that a
+ * reactor started before its node, or outliving it, is never silent and
+ * never floods its log.
+ */
+export const UNREACHABLE_WARNING_INTERVAL_MS = 30_000;

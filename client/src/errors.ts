@@ -37,6 +37,16 @@ export function statusName(code: number): string {
   return (Status as unknown as Record<number, string | undefined>)[code] ?? String(code);
 }
 
+/**
+ * A status message as a sentence's middle: without grpc-js's empty
+ * "Resolution note:" and without a final period.
+ *
+ * @internal
+ */
+export function tidyDetails(details: string): string {
+  return details.replace(/\s*Resolution note:\s*$/, "").replace(/[.\s]+$/, "");
+}
+
 /** The base class of every error this SDK raises. */
 export class SwitchboardClientError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -96,9 +106,41 @@ export class StatusError extends SwitchboardClientError {
 /**
  * The Attach stream failed for good: refused at registration (ALREADY_EXISTS,
  * INVALID_ARGUMENT, FAILED_PRECONDITION, ...) or still failing when the
- * reconnect attempts ran out. `events$` errors with it.
+ * reconnect attempts ran out. `events$` errors with it (`consume` and
+ * `runReactor(...).done` reject with it).
+ *
+ * Its message is meant for the person running the reactor: what the node
+ * said, and what to do when the SDK knows (`hint`), e.g. for ALREADY_EXISTS
+ * which name or channel is taken. It carries no stack frames: it is made
+ * asynchronously from the node's answer, so none would be the application's,
+ * and an uncaught one then prints as its message alone.
+ *
+ * @example
+ * ```ts
+ * reactor.events$.subscribe({
+ *   next: handle,
+ *   error: (err: unknown) => {
+ *     console.error(String(err)); // AttachError: reactor "app": the node at 127.0.0.1:26670 refused it: ALREADY_EXISTS: ...
+ *     process.exitCode = 1;
+ *   },
+ * });
+ * ```
  */
-export class AttachError extends StatusError {}
+export class AttachError extends StatusError {
+  readonly #hint: string | undefined;
+
+  constructor(code: number, details: string, reason: CommandErrorReason | undefined, what: string, options?: ErrorOptions & { readonly hint?: string | undefined }) {
+    super(code, details, reason, what, options);
+    this.#hint = options?.hint;
+    this.message = `${what}: ${statusName(code)}: ${tidyDetails(details)}${this.#hint === undefined ? "" : `. ${this.#hint}`}`;
+    this.stack = `${this.name}: ${this.message}`;
+  }
+
+  /** What to do about it, when the SDK knows (it also ends the message). */
+  get hint(): string | undefined {
+    return this.#hint;
+  }
+}
 
 /**
  * The stream broke while the command was on the wire: the node may or may not

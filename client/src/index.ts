@@ -13,12 +13,15 @@
  * import { ReactorClient } from "@switchboard/client";
  *
  * const reactor = new ReactorClient({ target: "127.0.0.1:26670", name: "app", channels: [{ id: 0x70, priority: 5 }] });
- * reactor.receive$(0x70).subscribe(({ peer, message }) => void reactor.send(peer, 0x70, message)); // echo
+ * reactor.receive$(0x70).subscribe({
+ *   next: ({ peer, message }) => void reactor.send(peer, 0x70, message), // echo
+ *   error: (err: unknown) => console.error(String(err)), // e.g. AttachError: the name is taken on that node
+ * });
  * ```
  *
  * @module
  */
-export { ReactorClient, type ConsumeOptions, type ReactorClientOptions } from "./reactor-client.js";
+export { ReactorClient, type ConsumeOptions, type ReactorClientOptions, type ReactorLogger } from "./reactor-client.js";
 export { runReactor, dispatch, type Reactor, type RunningReactor } from "./run-reactor.js";
 export { NodeClient, DEFAULT_NODE_CALL_TIMEOUT_MS, type DialOutcome, type NetInfo, type NodeCallOptions } from "./node-client.js";
 export { Backoff, resolveReconnectConfig, type ReconnectConfig, type ResolvedReconnectConfig } from "./backoff.js";

@@ -52,7 +52,29 @@ export interface ReactorClientOptions extends GrpcConnectionOptions {
   readonly scheduler?: SchedulerLike;
   /** Traces state transitions: `true` to stderr, or a function. @default on when env SB_CLIENT_TRACE is set */
   readonly trace?: boolean | ((line: string) => void);
+  /**
+   * Where the client tells the person running the reactor what they should
+   * know while nothing fails yet: that the node cannot be reached (at the
+   * first failed attempt, then every 30 s while it lasts, naming the target
+   * and the next retry; `warn`), and that it was reached again (`info`).
+   * Any object with `warn` and `info` methods (a console, pino, winston...).
+   * `false`: say nothing.
+   * @default to stderr (`console.warn`, `console.error`)
+   */
+  readonly logger?: ReactorLogger | false;
 }
+
+/** The `logger` option of {@link ReactorClient}: a console, or any logger with these methods. */
+export interface ReactorLogger {
+  warn(message: string): void;
+  info(message: string): void;
+}
+
+/** The default `logger`: both to stderr, so that a program's stdout stays its own. */
+const STDERR_LOGGER: ReactorLogger = {
+  warn: (message) => console.warn(message),
+  info: (message) => console.error(message),
+};
 
 /** Options of {@link ReactorClient.consume}. */
 export interface ConsumeOptions {
@@ -109,9 +131,13 @@ function unexpected(command: string, outcome: CommandOutcome): ProtocolError {
  *
  * const PING = 0x70;
  * const reactor = new ReactorClient({ target: "127.0.0.1:26670", name: "app", channels: [{ id: PING, priority: 5, sendQueueCapacity: 100 }] });
- * reactor.events$.subscribe((event) => {
- *   if (event.type === "addPeer") void reactor.send(event.peer, PING, new TextEncoder().encode("ping"));
- *   if (event.type === "receive") console.log(`${event.peer.id}: ${new TextDecoder().decode(event.message)}`);
+ * reactor.events$.subscribe({
+ *   next: (event) => {
+ *     if (event.type === "addPeer") void reactor.send(event.peer, PING, new TextEncoder().encode("ping"));
+ *     if (event.type === "receive") console.log(`${event.peer.id}: ${new TextDecoder().decode(event.message)}`);
+ *   },
+ *   // e.g. the node refused the reactor (its name is taken there): an AttachError saying what to do
+ *   error: (err: unknown) => console.error(String(err)),
  * });
  * ```
  */
@@ -132,7 +158,7 @@ export class ReactorClient {
    * const subscription = reactor.events$.subscribe({
    *   next: (e) => console.log(e.type),
    *   complete: () => console.log("the node stopped"),
-   *   error: (err: unknown) => console.error("attach failed", err),
+   *   error: (err: unknown) => console.error(String(err)), // an AttachError says what was wrong and what to do
    * });
    * // later: cancels the stream
    * subscription.unsubscribe();
@@ -186,6 +212,8 @@ export class ReactorClient {
         commandQueueCapacity: positiveInteger(options.commandQueueCapacity ?? DEFAULT_COMMAND_QUEUE_CAPACITY, "commandQueueCapacity"),
         scheduler: options.scheduler,
         trace,
+        target: typeof options.target === "string" ? options.target : "",
+        logger: options.logger === false ? undefined : (options.logger ?? STDERR_LOGGER),
       },
       openTransport,
       {

@@ -43,7 +43,7 @@ const letters: Record<string, string> = { session: "s", start: "t", initPeer: "i
 const letter = (e: ReactorEvent): string => letters[types(e)] ?? "?";
 
 function client(transport: AttachTransport, reconnect: ConstructorParameters<typeof ReactorClient>[0]["reconnect"] = { initialDelayMs: 3, multiplier: 1, jitter: 0 }): ReactorClient {
-  return new ReactorClient({ target: "unused", name: "app", channels: CHANNELS, transport, reconnect, trace: false });
+  return new ReactorClient({ target: "unused", name: "app", channels: CHANNELS, transport, reconnect, trace: false, logger: false });
 }
 
 describe("events$ lifecycle (marbles)", () => {

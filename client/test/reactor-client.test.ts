@@ -4,8 +4,8 @@
  * consumption modes, and the derived helpers.
  */
 import { status as Status } from "@grpc/grpc-js";
-import { firstValueFrom, take, toArray } from "rxjs";
-import { afterEach, describe, expect, it } from "vitest";
+import { VirtualTimeScheduler, firstValueFrom, take, toArray } from "rxjs";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Backoff, resolveReconnectConfig } from "../src/backoff.js";
 import {
   AttachError,
@@ -39,6 +39,7 @@ function setup(options: Partial<ReactorClientOptions> = {}): { node: FakeNode; r
     transport: node.transport,
     reconnect: { initialDelayMs: 1, jitter: 0 },
     trace: false,
+    logger: false,
     ...options,
   });
   return { node, reactor, seen: [] };
@@ -244,6 +245,137 @@ describe("sessions", () => {
     expect(err).toBeInstanceOf(AttachError);
     expect(err).toMatchObject({ code: Status.UNAVAILABLE, details: "connection refused" });
     expect(node.calls).toHaveLength(3);
+  });
+});
+
+describe("messages for the person running the reactor", () => {
+  const lines = (): { logger: { warn(m: string): void; info(m: string): void }; warn: string[]; info: string[] } => {
+    const warn: string[] = [];
+    const info: string[] = [];
+    return { logger: { warn: (m) => warn.push(m), info: (m) => info.push(m) }, warn, info };
+  };
+
+  it("the node unreachable: said at the first failed attempt with the target and the next retry, then every 30 s, then that it was reached", () => {
+    const scheduler = new VirtualTimeScheduler();
+    const log = lines();
+    const { node, reactor, seen } = setup({ target: "127.0.0.1:36999", scheduler, logger: log.logger, reconnect: { initialDelayMs: 1_000, maxDelayMs: 5_000, jitter: 0 } });
+    collect(reactor, seen);
+    node.last.fail(Status.UNAVAILABLE, "No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:36999. Resolution note: ");
+    expect(log.warn).toEqual([
+      'reactor "app": cannot reach the node at 127.0.0.1:36999 (UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:36999). ' +
+        "Check that the node is running and that 127.0.0.1:36999 is its grpc.laddr. Retrying in 1 s; this is reported again every 30 s while it lasts.",
+    ]);
+    // Attempts at 1, 3, 7, 12, 17, 22, 27 s are not reported again; the one at 32 s is.
+    for (let i = 0; i < 8; i++) {
+      scheduler.flush();
+      node.last.fail(Status.UNAVAILABLE, "connect ECONNREFUSED 127.0.0.1:36999");
+    }
+    expect(node.calls).toHaveLength(9);
+    expect(log.warn).toHaveLength(2);
+    expect(log.warn[1]).toBe('reactor "app": still cannot reach the node at 127.0.0.1:36999 after 9 attempts in 32 s (UNAVAILABLE: connect ECONNREFUSED 127.0.0.1:36999); retrying in 5 s.');
+    expect(log.info).toEqual([]);
+    scheduler.flush();
+    node.last.registered();
+    expect(log.info).toEqual(['reactor "app": reached the node at 127.0.0.1:36999 after 9 failed attempts in 37 s.']);
+    expect(seen.map((e) => e.type)).toEqual(["session"]);
+    // The retry behaviour is unchanged: the reactor attached on the tenth attempt.
+    expect(reactor.state).toBe("attached");
+  });
+
+  it("a stream that breaks while attached is not reported, nor a re-attach that succeeds at once; a finite reconnect count is named", async () => {
+    const log = lines();
+    const { node, reactor, seen } = setup({ logger: log.logger, reconnect: { count: 3, initialDelayMs: 1, jitter: 0 } });
+    collect(reactor, seen);
+    node.last.registered();
+    node.last.fail(Status.UNAVAILABLE, "cut");
+    await until(() => node.calls.length === 2, 2000, "re-attach");
+    node.last.registered({ resumed: true, token: "tok-1" });
+    expect(log.warn).toEqual([]);
+    node.last.fail(Status.UNAVAILABLE, "cut");
+    await until(() => node.calls.length === 3, 2000, "re-attach");
+    node.last.fail(Status.UNAVAILABLE, "connection refused");
+    expect(log.warn).toEqual([
+      'reactor "app": cannot reach the node at unused (UNAVAILABLE: connection refused). Check that the node is running and that unused is its grpc.laddr. ' +
+        "Retrying in 2 ms (then 1 more attempt at most); this is reported again every 30 s while it lasts.",
+    ]);
+  });
+
+  it("logger: false says nothing; the default logger writes to stderr", () => {
+    const quiet = setup({ logger: false });
+    collect(quiet.reactor, quiet.seen);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => undefined);
+    try {
+      quiet.node.last.fail(Status.UNAVAILABLE, "down");
+      expect(warn).not.toHaveBeenCalled();
+      const node = new FakeNode();
+      const loud = new ReactorClient({ target: "unused", name: "app", channels: [{ id: CH, priority: 5 }], transport: node.transport, trace: false });
+      subscriptions.push(loud.events$.subscribe({ error: () => undefined }));
+      node.last.fail(Status.UNAVAILABLE, "down");
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]?.[0]).toMatch(/^reactor "app": cannot reach the node at unused \(UNAVAILABLE: down\)/);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("a taken name: events$ errors with an AttachError that names the name and what to do, and has no stack frames", async () => {
+    const { node, reactor } = setup({ target: "127.0.0.1:36999", reconnect: false });
+    const failed = firstValueFrom(reactor.events$).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    node.last.fail(Status.ALREADY_EXISTS, 'reactor "app" is attached on another stream');
+    const err = await failed;
+    expect(err).toBeInstanceOf(AttachError);
+    expect(err).toMatchObject({ code: Status.ALREADY_EXISTS, details: 'reactor "app" is attached on another stream' });
+    const e = err as AttachError;
+    expect(e.message).toBe(
+      'reactor "app": the node at 127.0.0.1:36999 refused it: ALREADY_EXISTS: reactor "app" is attached on another stream. ' +
+        'The name "app" is taken on that node (by another process, or by another client in this one): stop that reactor, or give this one another name.',
+    );
+    expect(e.hint).toMatch(/^The name "app" is taken/);
+    expect(e.stack).toBe(`AttachError: ${e.message}`);
+    expect(node.calls).toHaveLength(1);
+  });
+
+  it("a taken channel: the hint is about the channel; consume() and runReactor(...).done reject with it", async () => {
+    const a = setup({ name: "other" });
+    const consumed = a.reactor.consume(() => undefined);
+    a.node.last.fail(Status.ALREADY_EXISTS, 'channel 0x70 of reactor "other" is already owned by reactor "app"');
+    const err = await consumed.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(AttachError);
+    expect((err as AttachError).message).toMatch(/already owned by reactor "app"\. Another reactor on that node holds that channel: give this reactor channel IDs of its own, or stop the other reactor\.$/);
+
+    const b = setup();
+    const running = runReactor(b.reactor, {});
+    b.node.last.fail(Status.ALREADY_EXISTS, 'reactor "app" is attached on another stream');
+    await expect(running.done).rejects.toThrow(/The name "app" is taken on that node/);
+  });
+
+  it("giving up on an unreachable node: the AttachError says how many attempts, and what to check", async () => {
+    const { node, reactor } = setup({ target: "127.0.0.1:36999", reconnect: false });
+    const failed = firstValueFrom(reactor.events$).then(() => undefined, (e: unknown) => e);
+    node.last.fail(Status.UNAVAILABLE, "No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:36999. Resolution note: ");
+    expect(((await failed) as AttachError).message).toBe(
+      'reactor "app": could not attach to the node at 127.0.0.1:36999 (gave up after 1 attempt; see the reconnect option): ' +
+        "UNAVAILABLE: No connection established. Last error: Error: connect ECONNREFUSED 127.0.0.1:36999. Check that the node is running and that 127.0.0.1:36999 is its grpc.laddr.",
+    );
+  });
+
+  it("after a break, the attempts counted are the re-attaches; a node ending an attached stream did not refuse it", async () => {
+    const a = setup({ target: "127.0.0.1:36999", reconnect: { count: 1, initialDelayMs: 1, jitter: 0 } });
+    const failed = firstValueFrom(a.reactor.events$.pipe(take(2), toArray())).then(() => undefined, (e: unknown) => e);
+    a.node.last.registered();
+    a.node.last.fail(Status.UNAVAILABLE, "cut");
+    await until(() => a.node.calls.length === 2, 2000, "re-attach");
+    a.node.last.fail(Status.UNAVAILABLE, "down");
+    expect(((await failed) as AttachError).message).toMatch(/^reactor "app": could not attach to the node at 127\.0\.0\.1:36999 \(gave up after 1 attempt; see the reconnect option\): UNAVAILABLE: down\. /);
+
+    const b = setup({ target: "127.0.0.1:36999" });
+    const ended = firstValueFrom(b.reactor.events$.pipe(take(2), toArray())).then(() => undefined, (e: unknown) => e);
+    b.node.last.registered();
+    b.node.last.fail(Status.INVALID_ARGUMENT, "ack.event_seq: beyond the last event");
+    expect(((await ended) as AttachError).message).toBe('reactor "app": the node at 127.0.0.1:36999 ended the stream: INVALID_ARGUMENT: ack.event_seq: beyond the last event');
   });
 });
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +31,16 @@ async def new_node(tmp_path: Path, home_templates: dict[str, Path]) -> AsyncIter
     """Starts nodes in fresh copies of the template homes; stops every one of them at teardown."""
     created: list[SwitchboardNode] = []
 
-    async def factory(moniker: str, *extra: str, reactors: str = "app", persistent_peers: str = "") -> SwitchboardNode:
+    async def factory(
+        moniker: str,
+        *extra: str,
+        reactors: str = "app",
+        persistent_peers: str = "",
+        env: Mapping[str, str] | None = None,
+    ) -> SwitchboardNode:
         node = SwitchboardNode.from_template(home_templates[moniker], tmp_path, moniker)
         created.append(node)
-        node.start(*extra, reactors=reactors, persistent_peers=persistent_peers)
+        node.start(*extra, reactors=reactors, persistent_peers=persistent_peers, env=env)
         return node
 
     try:

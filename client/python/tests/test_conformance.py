@@ -102,6 +102,12 @@ async def test_R2_name_attached_elsewhere(new_node: NodeFactory, attach: AttachF
         await attach(a)
     assert info.value.code == grpc.StatusCode.ALREADY_EXISTS
     assert '"app"' in info.value.message
+    # For the person running it: which name, which node, what to do.
+    assert str(info.value) == (
+        f'reactor "app": the node at {await a.wait_grpc()} refused it: ALREADY_EXISTS: reactor "app" is attached '
+        'on another stream. The name "app" is taken on that node (by another process, or by another Reactor in '
+        "this one): stop that reactor, or give this one another name."
+    )
 
 
 async def test_R3_channel_owned_by_another_reactor(new_node: NodeFactory, attach: AttachFactory) -> None:
@@ -111,6 +117,9 @@ async def test_R3_channel_owned_by_another_reactor(new_node: NodeFactory, attach
         await attach(a, "other", [ChannelDescriptor(APP, priority=5, send_queue_capacity=100)])
     assert info.value.code == grpc.StatusCode.ALREADY_EXISTS
     assert '"app"' in info.value.message
+    assert str(info.value).endswith(
+        "Another reactor on that node holds that channel: give this reactor channel IDs of its own, or stop the other reactor."
+    )
 
 
 async def test_R4_bad_descriptor(new_node: NodeFactory, attach: AttachFactory) -> None:

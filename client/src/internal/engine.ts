@@ -35,7 +35,8 @@
 import { type SchedulerLike, type Subscription, Subject, asyncScheduler, timer } from "rxjs";
 import type { AttachRequest, AttachResponse, Command, CommandResult, Event as ApiEvent, Registered } from "../gen/switchboard/gateway/v1/gateway.js";
 import { Backoff, type ResolvedReconnectConfig } from "../backoff.js";
-import { AttachError, CommandError, CommandInterruptedError, CommandQueueFullError, NotAttachedError, ProtocolError, Status, reasonName, statusName } from "../errors.js";
+import { UNREACHABLE_WARNING_INTERVAL_MS } from "../defaults.js";
+import { AttachError, CommandError, CommandInterruptedError, CommandQueueFullError, NotAttachedError, ProtocolError, Status, reasonName, statusName, tidyDetails } from "../errors.js";
 import type { AttachTransport } from "../transport.js";
 import type { ChannelConfig, NodeInfo, PeerInfo, ReactorEvent } from "../types.js";
 import { bareShell, channelToApi, nodeInfoFromApi, peerFromApi } from "./convert.js";
@@ -54,6 +55,16 @@ export interface EngineConfig {
   readonly commandQueueCapacity: number;
   readonly scheduler: SchedulerLike | undefined;
   readonly trace: ((line: string) => void) | undefined;
+  /** The node's address, for messages ("the node at 127.0.0.1:26670"); empty when unknown (a custom transport). */
+  readonly target: string;
+  /** Where messages for a person go (the node cannot be reached, and is again); undefined: nowhere. */
+  readonly logger: EngineLogger | undefined;
+}
+
+/** Messages for the person running the reactor. */
+export interface EngineLogger {
+  warn(message: string): void;
+  info(message: string): void;
 }
 
 export interface EngineHooks {
@@ -104,6 +115,7 @@ type State =
 const TRANSIENT: ReadonlySet<number> = new Set([Status.UNAVAILABLE, Status.CANCELLED, Status.UNKNOWN, Status.INTERNAL, Status.DEADLINE_EXCEEDED, Status.ABORTED, Status.RESOURCE_EXHAUSTED]);
 
 const ALREADY_EXISTS: number = Status.ALREADY_EXISTS;
+const UNAVAILABLE: number = Status.UNAVAILABLE;
 
 const ZERO = { messages: 0, bytes: 0 };
 
@@ -111,6 +123,27 @@ function payloadBytes(e: ApiEvent): number {
   return e.kind?.$case === "receive" ? e.kind.value.message.length : 0;
 }
 
+
+/** "100 ms", "1.6 s", "32 s". */
+function seconds(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${ms < 10_000 ? Number((ms / 1000).toFixed(1)) : Math.round(ms / 1000)} s`;
+}
+
+/**
+ * What to do about a refusal or failure with this code, when the SDK knows;
+ * `details` is the node's message (it names what is taken).
+ */
+export function attachHint(code: number, details: string, name: string, target: string): string | undefined {
+  if (code === ALREADY_EXISTS) {
+    if (/\bchannel 0x[0-9a-f]+/i.test(details)) {
+      return "Another reactor on that node holds that channel: give this reactor channel IDs of its own, or stop the other reactor.";
+    }
+    return `The name "${name}" is taken on that node (by another process, or by another client in this one): stop that reactor, or give this one another name.`;
+  }
+  if (code === UNAVAILABLE) return `Check that the node is running and that ${target === "" ? "the target" : target} is its grpc.laddr.`;
+  return undefined;
+}
 
 function asServiceError(err: unknown): { code: number; details: string; reason: string | undefined } | undefined {
   if (typeof err !== "object" || err === null) return undefined;
@@ -125,6 +158,10 @@ export class Engine {
   private state: State = { name: "idle" };
   private lease: TransportLease | null = null;
   private readonly backoff: Backoff;
+  /** Attach calls opened since the last Registered (for messages). */
+  private connectAttempts = 0;
+  /** Failed attempts to reach the node since it was last reached (null: none), and when they were reported. */
+  private unreachable: { attempts: number; readonly sinceMs: number; warnedAtMs: number | null } | null = null;
 
   // ---- session
   private token = "";
@@ -197,6 +234,8 @@ export class Engine {
     if (this.state.name !== "idle") return;
     this.lease = this.openTransport();
     this.backoff.reset();
+    this.unreachable = null;
+    this.connectAttempts = 0;
     this.connect();
   }
 
@@ -223,6 +262,45 @@ export class Engine {
     this.config.trace?.(`[switchboard-client ${this.config.name}] ${line}`);
   }
 
+  /** "the node at 127.0.0.1:26670" (or "the node" when the target is unknown). */
+  private get where(): string {
+    return this.config.target === "" ? "the node" : `the node at ${this.config.target}`;
+  }
+
+  private now(): number {
+    return (this.config.scheduler ?? asyncScheduler).now();
+  }
+
+  /**
+   * An attempt to attach found the node unreachable: tells the logger at the
+   * first failure, then at most every UNREACHABLE_WARNING_INTERVAL_MS while
+   * it lasts, with the next retry.
+   */
+  private reportUnreachable(details: string, delayMs: number): void {
+    const now = this.now();
+    const u = (this.unreachable ??= { attempts: 0, sinceMs: now, warnedAtMs: null });
+    u.attempts++;
+    if (u.warnedAtMs !== null && now - u.warnedAtMs < UNREACHABLE_WARNING_INTERVAL_MS) return;
+    u.warnedAtMs = now;
+    const name = this.config.name;
+    const why = `UNAVAILABLE: ${tidyDetails(details)}`;
+    const left = this.config.reconnect.count - this.backoff.attempts;
+    const retry = `retrying in ${seconds(delayMs)}${Number.isFinite(left) ? ` (then ${left} more ${left === 1 ? "attempt" : "attempts"} at most)` : ""}`;
+    this.config.logger?.warn(
+      u.attempts === 1
+        ? `reactor "${name}": cannot reach ${this.where} (${why}). ${attachHint(UNAVAILABLE, details, name, this.config.target) ?? ""} ${retry[0]?.toUpperCase() ?? ""}${retry.slice(1)}; this is reported again every ${seconds(UNREACHABLE_WARNING_INTERVAL_MS)} while it lasts.`
+        : `reactor "${name}": still cannot reach ${this.where} after ${u.attempts} attempts in ${seconds(now - u.sinceMs)} (${why}); ${retry}.`,
+    );
+  }
+
+  /** Registered: says so if the node had been reported unreachable. */
+  private reached(): void {
+    const u = this.unreachable;
+    this.unreachable = null;
+    if (u?.warnedAtMs == null) return;
+    this.config.logger?.info(`reactor "${this.config.name}": reached ${this.where} after ${u.attempts} failed ${u.attempts === 1 ? "attempt" : "attempts"} in ${seconds(this.now() - u.sinceMs)}.`);
+  }
+
   private releaseLease(): void {
     const lease = this.lease;
     this.lease = null;
@@ -233,6 +311,7 @@ export class Engine {
     const lease = this.lease;
     if (lease === null) return;
     const attempt: Attempt = { requests: new Subject<AttachRequest>(), subscription: null, over: false };
+    this.connectAttempts++;
     this.transition({ name: "connecting", attempt });
     // Credit: what the window allows beyond the events still held here.
     const initial = { messages: Math.max(0, this.config.window.messages - this.held.messages), bytes: Math.max(0, this.config.window.bytes - this.held.bytes) };
@@ -336,6 +415,8 @@ export class Engine {
     this.token = r.sessionToken;
     this.nodeInfo = nodeInfoFromApi(r.nodeInfo);
     this.transition({ name: "attached", attempt: s.attempt });
+    this.connectAttempts = 0;
+    this.reached();
     this.trace(`registered: resumed ${r.resumed}${r.resumeRefusedReason === "" ? "" : `, refused: ${r.resumeRefusedReason}`}, next seq ${r.nextEventSeq}`);
     if (this.config.reconnect.resetOnSuccess) this.backoff.reset();
     this.queue.push({ t: "local", sessionId: this.sessionId, event: { type: "session", resumed: r.resumed, refusedReason: r.resumeRefusedReason, nodeInfo: this.nodeInfo } });
@@ -392,16 +473,25 @@ export class Engine {
     const transient = st !== undefined && (TRANSIENT.has(st.code) || (st.code === ALREADY_EXISTS && this.token !== "" && this.backoff.attempts < 3));
     this.trace(`stream over: ${st === undefined ? String(err) : `${statusName(st.code)} ${st.details}`}${transient ? "" : " (fatal)"}`);
     const delay = transient ? this.backoff.next() : null;
-    const toError = (): Error =>
-      st === undefined
-        ? err instanceof Error
-          ? err
-          : new ProtocolError(String(err))
-        : new AttachError(st.code, st.details, st.reason === undefined ? undefined : reasonName(st.reason), `reactor "${this.config.name}": attach failed${transient ? ` after ${this.backoff.attempts} attempts` : ""}`, { cause: err });
+    const toError = (): Error => {
+      if (st === undefined) return err instanceof Error ? err : new ProtocolError(String(err));
+      const name = this.config.name;
+      // A refusal, or the last of the attempts: a message for the person running the reactor.
+      const attempts = this.connectAttempts;
+      const what = wasAttached
+        ? transient
+          ? `reactor "${name}": the stream to ${this.where} broke and no re-attach attempt is left (see the reconnect option)`
+          : `reactor "${name}": ${this.where} ended the stream`
+        : transient
+          ? `reactor "${name}": could not attach to ${this.where} (gave up after ${attempts} ${attempts === 1 ? "attempt" : "attempts"}; see the reconnect option)`
+          : `reactor "${name}": ${this.where} refused it`;
+      return new AttachError(st.code, st.details, st.reason === undefined ? undefined : reasonName(st.reason), what, { hint: attachHint(st.code, st.details, name, this.config.target) });
+    };
     if (delay === null) {
       this.fail(toError());
       return;
     }
+    if (!wasAttached && st?.code === UNAVAILABLE) this.reportUnreachable(st.details, delay);
     // Transient: drop what was not delivered (the node keeps it: unacknowledged) and try again.
     this.dropQueue();
     for (const c of this.inflight.values()) {

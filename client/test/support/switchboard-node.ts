@@ -111,6 +111,9 @@ export class SwitchboardNode {
       "true",
       "--p2p.pex",
       "false",
+      // The "gateway listening" line is read as JSON (the default format is plain text).
+      "--log_format",
+      "json",
       ...(o.flags ?? []),
     ];
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });

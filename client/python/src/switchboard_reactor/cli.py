@@ -11,9 +11,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
+from ._env import TOKEN_ENV_VAR, getenv
 from .transport import tls_credentials
 
 __all__ = ["add_connection_arguments", "attach_options"]
@@ -21,7 +21,7 @@ __all__ = ["add_connection_arguments", "attach_options"]
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds ``--grpc`` (required), ``--tls-ca``, ``--tls-cert``, ``--tls-key``, ``--tls-server-name`` and
-    ``--token`` (default: ``$SWITCHBOARD_TOKEN``)."""
+    ``--token`` (default: ``$SB_TOKEN``; the deprecated ``$SWITCHBOARD_TOKEN`` still works, with a warning)."""
     parser.add_argument("--grpc", required=True, metavar="HOST:PORT", help="the node's gRPC address")
     parser.add_argument("--tls-ca", metavar="PEM", help="CA certificate to verify the node with; enables TLS")
     parser.add_argument("--tls-cert", metavar="PEM", help="client certificate, for mutual TLS")
@@ -29,8 +29,8 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-server-name", metavar="NAME", help="name to verify in the node's certificate")
     parser.add_argument(
         "--token",
-        default=os.environ.get("SWITCHBOARD_TOKEN", ""),
-        help="bearer token for a node with grpc.credentials_file (default: $SWITCHBOARD_TOKEN)",
+        default=getenv(TOKEN_ENV_VAR),
+        help=f"bearer token for a node with grpc.credentials_file (default: ${TOKEN_ENV_VAR})",
     )
 
 

@@ -44,16 +44,38 @@ class SwitchboardError(Exception):
 
 
 class _StatusError(SwitchboardError):
-    """An error carrying a gRPC status code, a reason and the node's message."""
+    """An error carrying a gRPC status code, a reason and the node's message.
 
-    def __init__(self, code: grpc.StatusCode, message: str, reason: ErrorReason = ErrorReason.UNSPECIFIED) -> None:
-        super().__init__(f"{code.name}: {message}" + ("" if reason is ErrorReason.UNSPECIFIED else f" ({reason.name})"))
+    ``context`` (what was being done) comes first in ``str(err)`` and ``hint``
+    (what to do about it, when the SDK knows) last; ``message`` stays the node's.
+
+    >>> str(_StatusError(grpc.StatusCode.NOT_FOUND, "no such peer.", context="send", hint="Check the ID."))
+    'send: NOT_FOUND: no such peer. Check the ID.'
+    """
+
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        reason: ErrorReason = ErrorReason.UNSPECIFIED,
+        *,
+        context: str = "",
+        hint: str = "",
+    ) -> None:
+        text = f"{code.name}: {message}" + ("" if reason is ErrorReason.UNSPECIFIED else f" ({reason.name})")
+        if context:
+            text = f"{context}: {text}"
+        if hint:
+            text = f"{text.rstrip('. ')}. {hint}"
+        super().__init__(text)
         #: The gRPC status code, e.g. ``grpc.StatusCode.NOT_FOUND``.
         self.code = code
         #: The node's explanation; it names the offending field when there is one.
         self.message = message
         #: Why, beyond the code.
         self.reason = reason
+        #: What to do about it, when the SDK knows ("" otherwise); it also ends ``str(err)``.
+        self.hint = hint
 
 
 class CommandError(_StatusError):
@@ -66,7 +88,15 @@ class CommandError(_StatusError):
 
 
 class RegistrationError(_StatusError):
-    """The node refused to register the reactor (bad name or channel, name taken, node already started, ...).
+    """The node refused to register the reactor (bad name or channel, name taken, node already started, ...),
+    or could not be reached for ``ReconnectPolicy.connect_timeout_s`` (``UNAVAILABLE``).
+
+    ``str(err)`` is written for the person running the reactor: which reactor, which node, what the node
+    said and, when the SDK knows, what to do (``hint``), e.g. for a taken name (``ALREADY_EXISTS``)::
+
+        reactor "app": the node at 127.0.0.1:26670 refused it: ALREADY_EXISTS: reactor "app" is attached
+        on another stream. The name "app" is taken on that node (by another process, or by another client
+        in this one): stop that reactor, or give this one another name.
 
     The reason comes from the ``switchboard-error-reason`` trailer when the node sent one.
     """

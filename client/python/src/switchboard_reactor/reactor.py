@@ -38,15 +38,20 @@ the node answers commands that complete together in one ``ResultBatch``.
 Issue commands concurrently (tasks, :func:`asyncio.gather`) to benefit: a
 loop that awaits each ``send`` has only one command to send at a time.
 
-Logging: logger ``switchboard_reactor`` (state transitions at DEBUG); set
-``SWITCHBOARD_REACTOR_TRACE=1`` to print them on stderr.
+Logging: logger ``switchboard_reactor``. While the node cannot be reached it
+says so at WARNING — at the first failed attempt, then every 30 s while it
+lasts, naming the node's address and the next retry — and at INFO once it
+is reached again (Python prints warnings on stderr even when logging is not
+configured). State transitions are at DEBUG: set ``SB_CLIENT_TRACE=1`` to
+print them on stderr. (Not ``SWITCHBOARD_*``: a node started in the same
+shell would refuse the variable; ``SWITCHBOARD_REACTOR_TRACE`` still works
+for one release, with a warning.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Generator, Sequence
 from types import TracebackType
 from typing import Any, Literal, Union
@@ -54,6 +59,7 @@ from typing import Any, Literal, Union
 import grpc
 
 from . import _convert as convert
+from ._env import TRACE_ENV_VAR, getenv
 from ._flow import DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, FlowStats, Inbox
 from ._gen.switchboard.gateway.v1 import gateway_pb2 as pb
 from ._outbox import BATCH_OVERHEAD_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_BYTES, Outbox, StreamWriter, refusal
@@ -69,7 +75,7 @@ from .errors import (
     SwitchboardError,
     status_code,
 )
-from .transport import DEFAULT_CHANNEL_OPTIONS, AttachStream, GrpcTransport, StreamStatus, Transport
+from .transport import DEFAULT_CHANNEL_OPTIONS, AttachStream, GrpcTransport, StreamStatus, Transport, normalize_target
 from .types import (
     AddPeer,
     BroadcastResult,
@@ -92,13 +98,14 @@ __all__ = [
     "DEFAULT_MAX_INFLIGHT_COMMANDS",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_REGISTER_TIMEOUT_S",
+    "UNREACHABLE_WARNING_INTERVAL_S",
     "PeerRef",
     "Reactor",
     "ReactorState",
 ]
 
 log = logging.getLogger("switchboard_reactor")
-if os.environ.get("SWITCHBOARD_REACTOR_TRACE", "") not in ("", "0"):
+if getenv(TRACE_ENV_VAR) not in ("", "0"):
     # Tracing by environment variable: every state transition and re-attach attempt, on stderr.
     _trace = logging.StreamHandler()
     _trace.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
@@ -115,6 +122,8 @@ PeerRef = Union[Peer, str]
 DEFAULT_MAX_INFLIGHT_COMMANDS = 1024
 #: How long the node may take to answer Register, in seconds.
 DEFAULT_REGISTER_TIMEOUT_S = 10.0
+#: While the node cannot be reached, a warning at the first failed attempt, then at most this often (seconds).
+UNREACHABLE_WARNING_INTERVAL_S = 30.0
 
 ReactorState = Literal["new", "attaching", "attached", "reattaching", "finished", "failed", "closed"]
 
@@ -132,6 +141,84 @@ _RETRY_STREAM = frozenset(
 )
 #: Registration refusals retried while re-attaching (ALREADY_EXISTS: the node has not yet noticed our old stream went).
 _RETRY_REATTACH = _RETRY_STREAM | {grpc.StatusCode.ALREADY_EXISTS}
+
+
+def _seconds(s: float) -> str:
+    """``"100 ms"``, ``"1.6 s"``, ``"32 s"``."""
+    if s < 1:
+        return f"{round(s * 1000)} ms"
+    return f"{s:.1f} s".replace(".0 s", " s") if s < 10 else f"{round(s)} s"
+
+
+def _attach_hint(code: grpc.StatusCode, details: str, name: str, target: str) -> str:
+    """What to do about a refusal (or failure) with ``code``, when the SDK knows; ``details`` is the node's message."""
+    if code == grpc.StatusCode.ALREADY_EXISTS:
+        if "channel 0x" in details:
+            return (
+                "Another reactor on that node holds that channel: give this reactor channel IDs of its own, "
+                "or stop the other reactor."
+            )
+        return (
+            f'The name "{name}" is taken on that node (by another process, or by another Reactor in this one): '
+            "stop that reactor, or give this one another name."
+        )
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return f"Check that the node is running and that {target or 'the target'} is its grpc.laddr."
+    return ""
+
+
+class _Unreachable:
+    """Tells the person running the reactor that the node cannot be reached: at WARNING on the first failed
+    attempt, then every :data:`UNREACHABLE_WARNING_INTERVAL_S` while it lasts; at INFO once it is reached."""
+
+    def __init__(self, name: str, target: str) -> None:
+        self._name = name
+        self._node_target = target
+        self._where = f"the node at {target}" if target else "the node"
+        self.attempts = 0
+        self._since = 0.0
+        self._warned_at: float | None = None
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def failed(self, details: str, retry_in: float, gives_up_in: float | None = None) -> None:
+        now = self._now()
+        if self.attempts == 0:
+            self._since = now
+        self.attempts += 1
+        if self._warned_at is not None and now - self._warned_at < UNREACHABLE_WARNING_INTERVAL_S:
+            return
+        self._warned_at = now
+        why = f"UNAVAILABLE: {details.rstrip('. ')}"
+        retry = f"retrying in {_seconds(retry_in)}"
+        if gives_up_in is not None:
+            retry += f" (giving up in {_seconds(gives_up_in)}: ReconnectPolicy.connect_timeout_s)"
+        if self.attempts == 1:
+            hint = _attach_hint(grpc.StatusCode.UNAVAILABLE, details, self._name, self._node_target)
+            log.warning(
+                'reactor "%s": cannot reach %s (%s). %s %s%s; this is reported again every %s while it lasts.',
+                self._name, self._where, why, hint, retry[0].upper(), retry[1:], _seconds(UNREACHABLE_WARNING_INTERVAL_S),
+            )  # fmt: skip
+        else:
+            log.warning(
+                'reactor "%s": still cannot reach %s after %d attempts in %s (%s); %s.',
+                self._name, self._where, self.attempts, _seconds(now - self._since), why, retry,
+            )  # fmt: skip
+
+    def elapsed(self) -> float:
+        return self._now() - self._since if self.attempts else 0.0
+
+    def reached(self) -> None:
+        if self._warned_at is not None:
+            log.info(
+                'reactor "%s": reached %s after %d failed %s in %s.',
+                self._name, self._where, self.attempts, "attempt" if self.attempts == 1 else "attempts",
+                _seconds(self.elapsed()),
+            )  # fmt: skip
+        self.attempts = 0
+        self._warned_at = None
 
 
 class _Done:
@@ -165,6 +252,7 @@ class Reactor:
         max_inflight_commands: int = DEFAULT_MAX_INFLIGHT_COMMANDS,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         session_token: str = "",
+        target: str = "",
     ) -> None:
         if max_inflight_commands < 1:
             raise ValueError("max_inflight_commands must be at least 1")
@@ -174,6 +262,10 @@ class Reactor:
         self._name = name
         self._channels = tuple(channels)
         self._transport = transport
+        #: The node's address, for messages ("" when unknown).
+        self._node_target = target
+        self._where = f"the node at {target}" if target else "the node"
+        self._unreachable = _Unreachable(name, target)
         self._inbox: Inbox[_Item] = Inbox(window_messages, window_bytes)
         self._reconnect = reconnect or ReconnectPolicy()
         self._register_timeout_s = register_timeout_s
@@ -225,9 +317,13 @@ class Reactor:
         ``r = await Reactor.attach(...)`` (then ``await r.close()``).
 
         Attaching retries while the node is unreachable, for
-        ``reconnect.connect_timeout_s``; a refusal (name taken, channel owned
-        by another reactor, node already started, bad descriptor) raises
-        :class:`RegistrationError` at once.
+        ``reconnect.connect_timeout_s`` (saying so at WARNING on logger
+        ``switchboard_reactor``, at the first failed attempt and then every
+        30 s), then raises :class:`RegistrationError` (``UNAVAILABLE``); a
+        refusal (name taken, channel owned by another reactor, node already
+        started, bad descriptor) raises :class:`RegistrationError` at once.
+        Its ``str()`` names the reactor, the node, what the node said and
+        what to do.
 
         :param window_messages: events the node may send ahead of the application (default 256).
         :param window_bytes: payload bytes the node may send ahead of the application (default 16 MiB).
@@ -263,6 +359,7 @@ class Reactor:
             max_inflight_commands=max_inflight_commands,
             max_message_bytes=max_message_bytes,
             session_token=session_token,
+            target=normalize_target(target),
         )
         return Attaching(reactor)
 
@@ -316,22 +413,44 @@ class Reactor:
         self._transition("attaching")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._reconnect.connect_timeout_s
+        delays = self._reconnect.delays(max_attempts=None)
+        next(delays)  # the first attempt goes at once
         try:
-            for delay in self._reconnect.delays(max_attempts=None):
-                if delay:
-                    await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
+            while True:
                 try:
                     await self._attach_once(reattach=False)
                     break
                 except RegistrationError as err:
-                    if err.code != grpc.StatusCode.UNAVAILABLE or loop.time() >= deadline:
+                    if err.code != grpc.StatusCode.UNAVAILABLE:
                         raise
+                    remaining = deadline - loop.time()
+                    delay = next(delays, None)
+                    if remaining <= 0 or delay is None:
+                        limit = "connect_timeout_s" if delay is not None else "max_attempts"
+                        raise self._unreachable_error(err, self._unreachable.attempts + 1, limit) from err
+                    delay = min(delay, remaining)
+                    self._unreachable.failed(err.message, delay, gives_up_in=remaining)
                     log.debug("reactor %s: node unreachable, retrying: %s", self._name, err)
+                    await asyncio.sleep(delay)
         except BaseException:
             self._transition("failed", "attach failed")
             await self._transport.close()
             raise
         self._supervisor = asyncio.create_task(self._supervise(), name=f"switchboard-reactor-{self._name}")
+
+    def _unreachable_error(self, err: RegistrationError, attempts: int, limit: str) -> RegistrationError:
+        """The error for giving up on an unreachable node; ``limit`` is the ReconnectPolicy field that ended it."""
+        elapsed = self._unreachable.elapsed()
+        return RegistrationError(
+            err.code,
+            err.message,
+            err.reason,
+            context=(
+                f'reactor "{self._name}": could not attach to {self._where} (gave up after {attempts} '
+                f"{'attempt' if attempts == 1 else 'attempts'} in {_seconds(elapsed)}; see ReconnectPolicy.{limit})"
+            ),
+            hint=_attach_hint(err.code, err.message, self._name, self._node_target),
+        )
 
     def _register_request(self, credit: tuple[int, int]) -> pb.AttachRequest:
         return pb.AttachRequest(
@@ -354,7 +473,15 @@ class Reactor:
                 first = await stream.read()
         except StreamStatus as st:
             stream.cancel()
-            raise RegistrationError(st.code, st.details, st.reason) from st
+            if st.code == grpc.StatusCode.UNAVAILABLE:
+                raise RegistrationError(st.code, st.details, st.reason) from st
+            raise RegistrationError(
+                st.code,
+                st.details,
+                st.reason,
+                context=f'reactor "{self._name}": {self._where} refused it',
+                hint=_attach_hint(st.code, st.details, self._name, self._node_target),
+            ) from st
         except TimeoutError as err:
             stream.cancel()
             raise RegistrationError(
@@ -368,6 +495,7 @@ class Reactor:
             what = "the end of the stream" if first is None else repr(first.WhichOneof("msg"))
             raise ProtocolError(f"expected Registered as the first message, got {what}")
         reg = first.registered
+        self._unreachable.reached()
         self._inbox.on_registered(resumed=reg.resumed, next_event_seq=reg.next_event_seq, position_known=reattach)
         self._token = reg.session_token
         self._node_info = convert.node_info(reg.node_info)
@@ -465,7 +593,9 @@ class Reactor:
     async def _reattach(self) -> None:
         self._transition("reattaching")
         last: BaseException | None = None
-        for delay in self._reconnect.delays():
+        delays = self._reconnect.delays()
+        delay = next(delays, None)
+        while delay is not None:
             if delay:
                 await asyncio.sleep(delay)
             try:
@@ -475,6 +605,9 @@ class Reactor:
                 if err.code not in _RETRY_REATTACH:
                     raise
                 last = err
+                delay = next(delays, None)
+                if err.code == grpc.StatusCode.UNAVAILABLE and delay is not None:
+                    self._unreachable.failed(err.message, delay)
                 log.debug("reactor %s: re-attach failed, retrying: %s", self._name, err)
         raise ReconnectFailedError(
             f"gave up re-attaching after {self._reconnect.max_attempts} attempts: {last}"

@@ -25,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -109,8 +110,11 @@ class SwitchboardNode:
         await run_cli("init", "--home", str(home), "--network", network, "--moniker", moniker)
         return cls(home, moniker, network, node_id_of(home))
 
-    def start(self, *extra: str, reactors: str = "app", persistent_peers: str = "") -> None:
-        """Starts ``switchboard start`` with the scenario defaults (``--grpc.reactors app``, loopback, no PEX)."""
+    def start(
+        self, *extra: str, reactors: str = "app", persistent_peers: str = "", env: Mapping[str, str] | None = None
+    ) -> None:
+        """Starts ``switchboard start`` with the scenario defaults (``--grpc.reactors app``, loopback, no PEX);
+        ``env`` adds to (or overrides) this process's environment."""
         args = [
             *_command("start"), "--home", str(self.home),
             "--p2p.laddr", "tcp://127.0.0.1:0",
@@ -126,8 +130,9 @@ class SwitchboardNode:
         args += list(extra)
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen(
-                args, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err
-            )
+                args, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                env=None if env is None else {**os.environ, **env},
+            )  # fmt: skip
         _LIVE.add(self)
 
     def _read(self, path: Path) -> str:
