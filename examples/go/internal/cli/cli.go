@@ -36,7 +36,7 @@ func Register(fs *flag.FlagSet, defaultName string) *Conn {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "client certificate (PEM) for mutual TLS")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "client key (PEM) for mutual TLS")
 	fs.StringVar(&c.TLSServerName, "tls-server-name", "", "name to verify in the node's certificate (default: the host of --grpc)")
-	fs.StringVar(&c.Token, "token", os.Getenv("SWITCHBOARD_TOKEN"), "bearer token for a node with grpc.credentials_file (default $SWITCHBOARD_TOKEN)")
+	fs.StringVar(&c.Token, "token", os.Getenv("SB_TOKEN"), "bearer token for a node with grpc.credentials_file (default $SB_TOKEN)")
 	return c
 }
 
