@@ -94,6 +94,7 @@ export async function startCommand(argv: readonly string[], io: CliIo): Promise<
   const logger = createLogger({
     level: config.logLevel,
     format: config.logFormat,
+    env: io.env,
     ...(io.logDestination === undefined ? {} : { destination: io.logDestination }),
   });
   const node = await createNode(config, { home, logger, ...(io.gateway === undefined ? {} : { gateway: io.gateway }) });

@@ -38,7 +38,7 @@ export const NODE_KEY_FILE = "config/node_key.json";
 export const FALLBACK_MONIKER = "switchboard";
 export const DEFAULT_MONIKER = d("", "", "empty means the machine's host name, as CometBFT does");
 export const DEFAULT_LOG_LEVEL = d("info", "", "lifecycle and peer events without per-message noise");
-export const DEFAULT_LOG_FORMAT = d("json", "", "one JSON object per line, for log collectors; `plain` is for people");
+export const DEFAULT_LOG_FORMAT = d("plain", "", "one line of text per record, for people, as CometBFT prints by default; `json` is one object per line, for log collectors");
 
 // ------------------------------------------------------------------ [node]
 

@@ -83,8 +83,21 @@ ${[...UNSUPPORTED_COMETBFT_KEYS].map(([k, why]) => `  \`${k}\` (${why})`).join("
   in CometBFT.
 - \`[node]\`, \`[grpc]\`, \`p2p.max_concurrent_handshakes\`, \`p2p.accept_rate_per_ip\`
   and \`p2p.accept_burst_per_ip\` are Switchboard's own.
+- \`p2p.persistent_peers\` are redialled on CometBFT's schedule, except that a
+  peer refused as incompatible (another network or block protocol version, or
+  no channel in common) goes straight to the exponential backoff (3 s, 9 s,
+  27 s, …) instead of redialling every 5 s first: that will not change until
+  one of the nodes is reconfigured. A node that lists no channel (no reactor,
+  PEX off) refuses a peer that lists some, as that peer refuses it (CometBFT
+  accepts it and is dropped at once, again at every redial).
 - Logs go to standard error (standard output carries command results such as
-  the start banner).
+  the start banner). \`log_format = "plain"\` (the default) writes one line per
+  record, rendered by pino-pretty, not CometBFT's \`I[…] msg key=value\`:
+  \`[2026-01-02T15:04:05.000Z] INFO: switch: inbound peer rejected {"peer_id":"…","reason":"no_common_channel",…}\`,
+  coloured on a terminal only (never with \`NO_COLOR\` set). \`log_format = "json"\`
+  writes the same fields as one JSON object per line (\`level\`, \`time\`,
+  \`module\`, …, \`msg\`). A refused peer is logged at info once per peer and
+  reason every 10 minutes; repeats meanwhile at debug.
 `;
 
 function escapeCell(s: string): string {

@@ -1,19 +1,26 @@
 /**
  * The node's root logger, built from `log_level` and `log_format`.
  *
- * - JSON (default): one object per line with `level` as a name and an ISO
- *   time, for log collectors.
- * - plain: `TIME LEVEL message key=value ...`, for people.
+ * - plain (default): one line of text per record, for people, rendered by
+ *   pino-pretty: `[TIME] LEVEL: module: message {"key":"value",...}`, the
+ *   time in UTC, colours only on a terminal (and never with `NO_COLOR` set or
+ *   `TERM=dumb`). CometBFT prints text by default too.
+ * - json: one object per line with `level` as a name and an ISO time, for log
+ *   collectors (CometBFT's `log_format = "json"`).
  *
  * Components take child loggers: `logger.child({ module: "switch" })`, and
- * use the field names `peer_id`, `ch_id` and `reactor` for those things.
+ * use the field names `peer_id`, `ch_id` and `reactor` for those things. A
+ * field bound on a child logger is not repeated in its calls (pino would
+ * write the key twice).
  * Logs go to standard error; standard output is for command results.
  *
  * Key material is never logged: any field named like a private key or seed is
  * replaced by "[REDACTED]" at any depth up to three levels (see
- * {@link REDACTED_FIELDS}).
+ * {@link REDACTED_FIELDS}), in either format (redaction happens before the
+ * line is rendered).
  */
 import pino, { type DestinationStream, type Logger } from "pino";
+import { prettyFactory } from "pino-pretty";
 import type { LogFormat, LogLevel } from "./schema.js";
 
 /** Field names whose values are replaced by "[REDACTED]" in every log line. */
@@ -32,54 +39,63 @@ export const REDACTED_FIELDS: readonly string[] = [
 
 const REDACT_PATHS: readonly string[] = REDACTED_FIELDS.flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*.*.*.${f}`]);
 
+/** Where log lines go: standard error, or anything with `write` (tests capture lines this way). */
+export interface LogDestination {
+  write(line: string): unknown;
+  /** True for a terminal: plain lines are coloured then. */
+  readonly isTTY?: boolean;
+}
+
 export interface LoggerOptions {
   readonly level: LogLevel | "silent";
   readonly format: LogFormat;
   /** Where lines go. @default standard error */
-  readonly destination?: { write(line: string): unknown };
+  readonly destination?: LogDestination;
+  /** Read for `NO_COLOR` and `TERM`. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-function plainValue(v: unknown): string {
-  if (typeof v === "string") return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
-  if (typeof v === "number" || typeof v === "boolean" || v === null) return String(v);
-  if (typeof v === "object" && "message" in v && typeof v.message === "string") return JSON.stringify(v.message);
-  return JSON.stringify(v);
+/** Colours for plain lines: on a terminal only, unless `NO_COLOR` is set (no-color.org) or the terminal is dumb. */
+export function plainColours(destination: LogDestination, env: Readonly<Record<string, string | undefined>>): boolean {
+  if (destination.isTTY !== true) return false;
+  if ((env["NO_COLOR"] ?? "") !== "") return false;
+  return env["TERM"] !== "dumb";
 }
 
-const OMIT_IN_PLAIN = new Set(["level", "time", "msg"]);
-
-/** One JSON log line as a line of text. */
-export function formatPlainLine(json: string): string {
-  let obj: Record<string, unknown>;
-  try {
-    obj = JSON.parse(json) as Record<string, unknown>;
-  } catch {
-    return json;
-  }
-  const level = (typeof obj["level"] === "string" ? obj["level"] : "").toUpperCase().padEnd(5);
-  const time = typeof obj["time"] === "string" ? obj["time"] : new Date().toISOString();
-  const msg = typeof obj["msg"] === "string" ? obj["msg"] : "";
-  const fields = Object.entries(obj)
-    .filter(([k]) => !OMIT_IN_PLAIN.has(k))
-    .map(([k, v]) => `${k}=${plainValue(v)}`);
-  return `${time} ${level} ${msg}${fields.length > 0 ? ` ${fields.join(" ")}` : ""}\n`;
+/**
+ * pino-pretty's renderer for plain lines: one line per record (objects and
+ * errors inline as JSON), the module before the message.
+ */
+function plainRenderer(colorize: boolean): (line: string) => string {
+  return prettyFactory({
+    colorize,
+    singleLine: true,
+    // Errors inline too: pino-pretty prints error-like fields over several lines otherwise.
+    errorLikeObjectKeys: [],
+    translateTime: "UTC:yyyy-mm-dd'T'HH:MM:ss.l'Z'",
+    messageFormat: "{if module}{module}: {end}{msg}",
+    ignore: "module",
+  });
 }
 
 /** The root logger. */
 export function createLogger(options: LoggerOptions): Logger {
-  const sink = options.destination ?? process.stderr;
-  const stream: DestinationStream =
-    options.format === "plain"
-      ? {
-          write(line: string): void {
-            sink.write(formatPlainLine(line));
-          },
-        }
-      : {
-          write(line: string): void {
-            sink.write(line);
-          },
-        };
+  const sink: LogDestination = options.destination ?? process.stderr;
+  let stream: DestinationStream;
+  if (options.format === "plain") {
+    const render = plainRenderer(plainColours(sink, options.env ?? process.env));
+    stream = {
+      write(line: string): void {
+        sink.write(render(line));
+      },
+    };
+  } else {
+    stream = {
+      write(line: string): void {
+        sink.write(line);
+      },
+    };
+  }
   return pino(
     {
       level: options.level,

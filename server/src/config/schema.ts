@@ -33,7 +33,7 @@ export type { GrpcListenAddress, HostPort } from "./values.js";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-export const LOG_FORMATS = ["json", "plain"] as const;
+export const LOG_FORMATS = ["plain", "json"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 export const OVERFLOW_POLICIES = ["block", "drop-newest", "drop-oldest", "disconnect-peer"] as const;
 /** What the gateway does when a reactor's event queue is full. */
@@ -181,7 +181,7 @@ const ID_LIST = "a comma-separated list of node IDs (40 hex characters)";
 
 export const MONIKER = key("", "moniker", D.DEFAULT_MONIKER, "a name of printable ASCII characters", "A custom human readable name for this node", (raw) => parseMoniker(raw));
 export const LOG_LEVEL = key("", "log_level", D.DEFAULT_LOG_LEVEL, `one of ${LOG_LEVELS.join(", ")}`, "Output level for logging", (raw) => parseEnum(raw, LOG_LEVELS));
-export const LOG_FORMAT = key("", "log_format", D.DEFAULT_LOG_FORMAT, `one of ${LOG_FORMATS.join(", ")}`, "Output format: 'json' (one object per line) or 'plain' (text for people)", (raw) => parseEnum(raw, LOG_FORMATS));
+export const LOG_FORMAT = key("", "log_format", D.DEFAULT_LOG_FORMAT, `one of ${LOG_FORMATS.join(", ")}`, "Output format: 'plain' (one line of text per record, for people) or 'json' (one object per line, for log collectors)", (raw) => parseEnum(raw, LOG_FORMATS));
 
 export const NODE_NETWORK = key("node", "network", D.DEFAULT_NETWORK, "a chain ID (1 to 50 printable characters, no spaces)", "Chain ID of the network; peers on another network are refused", (raw) => parseChainId(raw));
 export const NODE_P2P_VERSION = key("node", "p2p_version", D.DEFAULT_P2P_VERSION, NON_NEGATIVE_INTEGER, "P2P protocol version advertised in NodeInfo", (raw, o) => parseInteger(raw, o, 0, Number.MAX_SAFE_INTEGER));

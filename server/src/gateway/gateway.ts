@@ -387,16 +387,20 @@ export class Gateway {
       results.close();
       this.openCalls.delete(call);
       const st = toServiceError(err, log);
-      log.info({ reactor: rr?.name, code: st.code, details: st.details }, "attach stream ended with an error");
-      if (rr !== null && sink !== null) rr.detach(sink);
+      const why = `${GrpcStatus[st.code ?? GrpcStatus.UNKNOWN]}: ${st.details ?? ""}`;
+      // A registered reactor's drop is logged by its RemoteReactor (with the resume window).
+      if (rr !== null && sink !== null) rr.detach(sink, `the node ended it (${why})`, call.getPeer());
+      else log.info({ code: st.code, details: st.details }, "attach stream ended with an error");
       call.emit("error", st);
     };
+    // grpc-js reports a client that ends its stream, cancels it or dies by
+    // any of these events, in no reliable order: one reason for them all.
     const finish = (): void => {
       if (closed) return;
       closed = true;
       results.close();
       this.openCalls.delete(call);
-      if (rr !== null && sink !== null) rr.detach(sink);
+      if (rr !== null && sink !== null) rr.detach(sink, "the reactor closed the stream or went away", call.getPeer());
     };
     call.on("end", () => {
       finish();

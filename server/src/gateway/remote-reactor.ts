@@ -30,6 +30,7 @@ import type { Envelope, Peer } from "../p2p/peer.js";
 import type { Reactor, RemoveReason } from "../p2p/reactor.js";
 import type { SwitchApi } from "../p2p/switch-api.js";
 import type { ChannelDescriptor, FilledChannelDescriptor } from "../wire/mconnection/channel-descriptor.js";
+import { formatDuration } from "../config/values.js";
 import { EventQueueOverflowError } from "./errors.js";
 import { peerInfoOf } from "./convert.js";
 
@@ -346,7 +347,7 @@ export class RemoteReactor implements Reactor {
       s.unsentHead = 0;
       this.stats.resumes++;
       const next = resend[0]?.seq ?? s.nextSeq;
-      this.logger.info({ reactor: this.name, resent: resend.length }, "reactor resumed its session");
+      this.logger.info({ resent: resend.length }, "reactor resumed its session");
       return { token: s.token, resumed: true, resumeRefusedReason: "", nextEventSeq: next };
     }
     let refused = "";
@@ -354,12 +355,16 @@ export class RemoteReactor implements Reactor {
       refused = s === null || s.token !== sessionToken ? "unknown or expired session (outside the resume window, or its buffer overflowed)" : "";
     }
     const fresh = this.startFreshSession();
-    this.logger.info({ reactor: this.name, refused: refused || undefined }, "reactor attached with a fresh session");
+    this.logger.info({ refused: refused || undefined }, "reactor attached with a fresh session");
     return { token: fresh.token, resumed: false, resumeRefusedReason: refused, nextEventSeq: 1 };
   }
 
-  /** The stream went away: keep the session for the resume window. */
-  detach(sink: EventSink): void {
+  /**
+   * The stream went away: keep the session for the resume window, and say so
+   * at once ("reactor stream dropped", with why and the window), not only
+   * when the window ends. `why` and `client` (the gRPC peer) are for the log.
+   */
+  detach(sink: EventSink, why: string, client?: string): void {
     if (this.sink !== sink) return;
     this.sink = null;
     this.waitingDrain = false;
@@ -369,9 +374,14 @@ export class RemoteReactor implements Reactor {
     }
     const s = this.session;
     if (s === null) return;
+    const window = formatDuration(this.limits.resumeWindowMs);
+    this.logger.info(
+      { why, client, resume_window: window, unacked_events: s.unacked.length, queued_events: s.unsent.length - s.unsentHead },
+      `reactor stream dropped: its session is kept for the resume window (${window}); messages for it wait meanwhile`,
+    );
     s.expiry = setTimeout(() => {
       if (this.session === s && this.sink === null) {
-        this.logger.info({ reactor: this.name }, "resume window passed: session discarded");
+        this.logger.info({ resume_window: window }, "resume window passed: session discarded");
         this.discardSession();
       }
     }, this.limits.resumeWindowMs);
@@ -439,7 +449,7 @@ export class RemoteReactor implements Reactor {
     if (s === null) return; // no session: the next one starts with a snapshot
     this.enqueue(s, { p, enqueuedMs: performance.now(), seq: 0, dropped: false });
     if (s.lifecycleCount > this.limits.lifecycleBacklogMax) {
-      this.logger.warn({ reactor: this.name, backlog: s.lifecycleCount }, "reactor fell behind on peer events: session discarded");
+      this.logger.warn({ backlog: s.lifecycleCount }, "reactor fell behind on peer events: session discarded");
       const sink = this.sink;
       this.sink = null;
       this.discardSession();

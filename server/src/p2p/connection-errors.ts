@@ -20,6 +20,7 @@ import {
   ReflectedEphemeralKeyError,
   UnsupportedKeyTypeError,
 } from "../wire/secret-connection/errors.js";
+import { type IncompatibilityKind, NodeInfoIncompatibleError } from "../wire/node-info.js";
 import { ConnectionRejectedError, DialError } from "./errors.js";
 import { ReactorReceiveError } from "./peer.js";
 
@@ -136,6 +137,25 @@ export function connectionErrorCode(err: unknown): ConnectionErrorCode {
       // The transport's own ID checks (dialed ID, NodeInfo ID) carry no cause.
       return err.reason === "auth_failure" && err.cause === undefined ? "wrong_id" : "handshake_failed";
   }
+}
+
+/**
+ * Why a connection did not become a peer, for log lines: its
+ * {@link ConnectionErrorCode}, with `incompatible` told apart by what differs
+ * (`wrong_network`, `wrong_block_version`, `no_common_channel`).
+ */
+export type RejectionReason = ConnectionErrorCode | IncompatibilityKind;
+
+/** The {@link RejectionReason} of an error of the Transport. */
+export function rejectionReason(err: unknown): RejectionReason {
+  const code = connectionErrorCode(err);
+  if (code !== "incompatible") return code;
+  if (err instanceof Error) {
+    for (const cause of causes(err)) {
+      if (cause instanceof NodeInfoIncompatibleError) return cause.kind;
+    }
+  }
+  return code;
 }
 
 /** Classifies the error that dropped an established peer (from its MConnection or its delivery to reactors). */

@@ -30,12 +30,16 @@ export type RejectReason =
 /** A connection the transport refused during or before the upgrade. */
 export class ConnectionRejectedError extends P2PError {
   readonly code = "connection_rejected";
+  /** The authenticated node ID, when the refusal came after the SecretConnection handshake. */
+  readonly peerId: string | undefined;
   constructor(
     readonly reason: RejectReason,
-    detail: string,
-    options?: ErrorOptions,
+    /** Why, for people (the message without the "connection rejected" prefix). */
+    readonly detail: string,
+    options?: ErrorOptions & { readonly peerId?: string },
   ) {
     super(`connection rejected (${reason}): ${detail}`, options);
+    this.peerId = options?.peerId;
   }
 }
 

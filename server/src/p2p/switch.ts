@@ -28,8 +28,10 @@ import {
   ErrorCounts,
   PEER_ERROR_CODES,
   type PeerErrorCode,
+  type RejectionReason,
   connectionErrorCode,
   peerErrorCode,
+  rejectionReason,
 } from "./connection-errors.js";
 import { ConnectionRejectedError, P2PError } from "./errors.js";
 import { IpRateLimiter } from "./ip-rate-limiter.js";
@@ -37,6 +39,7 @@ import { type NetAddress, formatHostPort, formatNetAddress, parseNetAddress } fr
 import type { NodeKey } from "./node-key.js";
 import { Peer } from "./peer.js";
 import type { Reactor, RemoveReason } from "./reactor.js";
+import { RepeatFilter } from "./repeat-filter.js";
 import type { BroadcastResult, PeerCounts, PeerSetView, StopPeerOptions, SwitchApi } from "./switch-api.js";
 import { type AcceptRefusal, Transport, type UpgradedConnection } from "./transport.js";
 
@@ -54,6 +57,33 @@ export interface ReconnectSchedule {
   readonly backoffBaseSeconds: number;
   /** A random 0..randomizerMs is added to every sleep. @default 3000 */
   readonly randomizerMs: number;
+}
+
+/**
+ * A refusal of the same kind, from or to the same peer, is logged at info
+ * once per this window (CometBFT peers redial every 5 s); repeats meanwhile go
+ * at debug, and the next info line counts them.
+ */
+export const REJECTION_LOG_WINDOW_MS = 10 * 60_000;
+/** Peers and reasons {@link REJECTION_LOG_WINDOW_MS} remembers at once. */
+export const REJECTION_LOG_MAX_KEYS = 1024;
+/** Refusals that need nothing from an operator (a race between two dials, a stop): logged at debug. */
+const ROUTINE_REJECTIONS: ReadonlySet<RejectionReason> = new Set(["duplicate_peer", "switch_stopping"]);
+
+/** A delay for people: "250ms" under a second, "5.2s" under a minute, else "1m21s", "4h3m9s". */
+export function formatDelay(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const total = Math.round(ms / 1000);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  return `${h > 0 ? `${h}h` : ""}${h > 0 || m > 0 ? `${m}m` : ""}${sec}s`;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof ConnectionRejectedError) return err.detail;
+  return err instanceof Error ? err.message : String(err);
 }
 
 /** CometBFT v0.38.14+'s reconnect schedule (p2p/switch.go). */
@@ -217,6 +247,8 @@ export class Switch implements SwitchApi {
   };
   /** Peers dropped for an error, by code (a closed set: bounded). */
   private readonly peerErrorCounts = new ErrorCounts<PeerErrorCode>(PEER_ERROR_CODES);
+  /** Which refusals were logged at info lately (see {@link REJECTION_LOG_WINDOW_MS}). */
+  private readonly rejectionRepeats = new RepeatFilter(REJECTION_LOG_WINDOW_MS, REJECTION_LOG_MAX_KEYS);
 
   constructor(private readonly options: SwitchOptions) {
     const c = options.config;
@@ -280,6 +312,23 @@ export class Switch implements SwitchApi {
 
   private countConnectionError(direction: ConnectionDirection, code: ConnectionErrorCode): void {
     this.connectionErrorCounts[direction].add(code);
+  }
+
+  /**
+   * "inbound peer rejected" / "outbound peer rejected" (CometBFT: "Inbound
+   * Peer rejected"), at info, with the reason: once per peer (or host, before
+   * the handshake) and reason per {@link REJECTION_LOG_WINDOW_MS}, repeats at
+   * debug; routine refusals at debug.
+   */
+  private logRejection(
+    direction: ConnectionDirection,
+    r: { readonly peerId: string | undefined; readonly host: string; readonly addr: string; readonly reason: RejectionReason; readonly err: string },
+  ): void {
+    const msg = `${direction} peer rejected`;
+    const fields = { peer_id: r.peerId, addr: r.addr, reason: r.reason, err: r.err, peers: this.peerSet.size };
+    const held = ROUTINE_REJECTIONS.has(r.reason) ? null : this.rejectionRepeats.admit(`${direction} ${r.peerId ?? r.host} ${r.reason}`);
+    if (held === null) this.logger.debug(fields, msg);
+    else this.logger.info(held > 0 ? { ...fields, repeats_not_logged: held } : fields, msg);
   }
 
   /** True for IDs listed in `private_peer_ids`: never gossiped. */
@@ -373,8 +422,15 @@ export class Switch implements SwitchApi {
           onInbound: (conn) => {
             this.onInbound(conn);
           },
-          onInboundRejected: (_remote, error) => {
+          onInboundRejected: (remote, error) => {
             this.countConnectionError("inbound", connectionErrorCode(error));
+            this.logRejection("inbound", {
+              peerId: error instanceof ConnectionRejectedError ? error.peerId : undefined,
+              host: remote.host,
+              addr: formatHostPort(remote.host, remote.port),
+              reason: rejectionReason(error),
+              err: errorText(error),
+            });
           },
         });
       }
@@ -497,7 +553,7 @@ export class Switch implements SwitchApi {
     if (this.peerSet.get(peer.id) === peer) this.peerSet.delete(peer.id);
     this.options.hooks?.onPeerRemoved?.(peer, reason);
     if (reconnect && reason !== undefined && peer.isPersistent() && this.state === "running") {
-      this.startReconnect(this.persistentById.get(peer.id) ?? peer.socketAddress);
+      this.startReconnect(this.persistentById.get(peer.id) ?? peer.socketAddress, reason);
     }
   }
 
@@ -532,8 +588,13 @@ export class Switch implements SwitchApi {
           try {
             await this.dialPeerWithAddress(formatNetAddress(addr));
           } catch (err) {
-            this.logger.debug({ peer: formatNetAddress(addr), err: (err as Error).message }, "dial failed");
-            if (this.persistentById.has(addr.id) && !(err instanceof AlreadyConnectedError)) this.startReconnect(addr);
+            if (this.persistentById.has(addr.id) && !(err instanceof AlreadyConnectedError)) {
+              this.startReconnect(addr, err); // which logs why, and when it dials again
+            } else if (err instanceof AlreadyConnectedError || err instanceof ConnectionRejectedError || err instanceof SwitchStoppingError) {
+              this.logger.debug({ addr: formatNetAddress(addr), err: errorText(err) }, "dial failed"); // already logged, or routine
+            } else {
+              this.logger.info({ addr: formatNetAddress(addr), err: errorText(err) }, "dial failed");
+            }
           }
         })(),
       );
@@ -562,6 +623,10 @@ export class Switch implements SwitchApi {
       conn = await this.transport.dial(addr, this.lifetime.signal);
     } catch (err) {
       this.countConnectionError("outbound", connectionErrorCode(err));
+      // A TCP dial that failed is not a refusal: the caller says so (or redials).
+      if (err instanceof ConnectionRejectedError) {
+        this.logRejection("outbound", { peerId: err.peerId ?? addr.id, host: addr.host, addr: formatNetAddress(addr), reason: rejectionReason(err), err: err.detail });
+      }
       throw err;
     } finally {
       this.dialing.delete(addr.id);
@@ -569,36 +634,68 @@ export class Switch implements SwitchApi {
     return this.addPeer(conn, addr);
   }
 
-  private startReconnect(addr: NetAddress): void {
+  /**
+   * Redials a persistent peer on CometBFT's schedule (`reconnectToPeer`):
+   * `attempts` dials `intervalMs` apart, then `backoffAttempts` dials
+   * sleeping base^i s, each plus jitter; then gives up. Each wait is logged
+   * ("redialling persistent peer", with the attempt number, the delay and the
+   * last error). A peer refused as incompatible (wrong network, no channel in
+   * common, another block version) will not change by itself: its redials
+   * skip to the exponential backoff at once, with a warning, instead of
+   * cycling every few seconds.
+   */
+  private startReconnect(addr: NetAddress, cause: unknown): void {
     if (this.reconnecting.has(addr.id) || this.state !== "running") return;
     const ctl = new AbortController();
     this.reconnecting.set(addr.id, ctl);
     const signal = AbortSignal.any([ctl.signal, this.lifetime.signal]);
     const label = formatNetAddress(addr);
     const s = this.reconnect;
-    const attempt = async (): Promise<boolean> => {
-      try {
-        await this.dialPeerWithAddress(label);
-        return true;
-      } catch (err) {
-        if (err instanceof AlreadyConnectedError) return true;
-        this.logger.debug({ peer: label, err: (err as Error).message }, "reconnect attempt failed");
-        return false;
-      }
-    };
+    const startedAt = Date.now();
+    const fields = { peer_id: addr.id, addr: label };
     this.track(
       (async () => {
         try {
-          for (let i = 0; i < s.attempts; i++) {
-            if (!(await sleep(s.intervalMs + randomInt(0, s.randomizerMs + 1), signal))) return;
-            if (await attempt()) return;
+          let last: unknown = cause;
+          let attempt = 0;
+          let fixedLeft = s.attempts;
+          let backoffStep = 0;
+          for (;;) {
+            const incompatible = last instanceof ConnectionRejectedError && last.reason === "incompatible";
+            if (incompatible && fixedLeft > 0) {
+              fixedLeft = 0;
+              this.logger.warn(
+                { ...fields, reason: rejectionReason(last), err: errorText(last) },
+                "persistent peer is incompatible: redialling with exponential backoff instead of every few seconds",
+              );
+            } else if (fixedLeft === 0 && backoffStep === 0 && !incompatible) {
+              this.logger.warn(
+                { ...fields, attempts: attempt, elapsed: formatDelay(Date.now() - startedAt), err: errorText(last) },
+                "persistent peer still unreachable: switching to exponential backoff",
+              );
+            }
+            let delay: number;
+            if (fixedLeft > 0) {
+              fixedLeft--;
+              delay = s.intervalMs + randomInt(0, s.randomizerMs + 1);
+            } else if (backoffStep < s.backoffAttempts) {
+              backoffStep++;
+              delay = s.backoffBaseSeconds ** backoffStep * 1000 + randomInt(0, s.randomizerMs + 1);
+            } else {
+              this.logger.error({ ...fields, attempts: attempt, elapsed: formatDelay(Date.now() - startedAt), err: errorText(last) }, "persistent peer: giving up redialling");
+              return;
+            }
+            attempt++;
+            this.logger.info({ ...fields, attempt, retry_in: formatDelay(delay), err: errorText(last) }, "redialling persistent peer");
+            if (!(await sleep(delay, signal))) return;
+            try {
+              await this.dialPeerWithAddress(label);
+              return;
+            } catch (err) {
+              if (err instanceof AlreadyConnectedError) return;
+              last = err;
+            }
           }
-          this.logger.info({ peer: label }, "reconnect: switching to exponential backoff");
-          for (let i = 1; i <= s.backoffAttempts; i++) {
-            if (!(await sleep(s.backoffBaseSeconds ** i * 1000 + randomInt(0, s.randomizerMs + 1), signal))) return;
-            if (await attempt()) return;
-          }
-          this.logger.error({ peer: label }, "reconnect: giving up");
         } finally {
           if (this.reconnecting.get(addr.id) === ctl) this.reconnecting.delete(addr.id);
         }
@@ -628,15 +725,21 @@ export class Switch implements SwitchApi {
     const unconditional = this.unconditionalIds.has(id);
     const maxIn = this.options.config.maxNumInboundPeers ?? 40;
     if (!unconditional && this.numPeers().inbound >= maxIn) {
-      this.logger.debug({ peer_id: id }, `refusing inbound peer: max_num_inbound_peers = ${maxIn} reached`);
       this.countConnectionError("inbound", "inbound_limit");
+      this.logRejection("inbound", {
+        peerId: id,
+        host: conn.socketHost,
+        addr: formatHostPort(conn.socketHost, conn.socketPort),
+        reason: "inbound_limit",
+        err: `max_num_inbound_peers = ${maxIn} reached`,
+      });
       conn.conn.destroy();
       return;
     }
     try {
       this.addPeer(conn, undefined);
-    } catch (err) {
-      this.logger.debug({ peer_id: id, err: (err as Error).message }, "inbound peer not added");
+    } catch {
+      // Logged (and counted) where it was refused.
     }
   }
 
@@ -662,16 +765,14 @@ export class Switch implements SwitchApi {
   private addPeer(conn: UpgradedConnection, dialed: NetAddress | undefined): Peer {
     const id = conn.nodeInfo.nodeId;
     const direction: ConnectionDirection = conn.outbound ? "outbound" : "inbound";
-    if (this.state !== "running") {
-      this.countConnectionError(direction, "switch_stopping");
+    const refuse = (code: "switch_stopping" | "duplicate_peer", err: Error): never => {
+      this.countConnectionError(direction, code);
+      this.logRejection(direction, { peerId: id, host: conn.socketHost, addr: formatHostPort(conn.socketHost, conn.socketPort), reason: code, err: err.message });
       conn.conn.destroy();
-      throw new SwitchStoppingError(`switch is ${this.state}`);
-    }
-    if (this.peerSet.has(id) || this.adding.has(id)) {
-      this.countConnectionError(direction, "duplicate_peer");
-      conn.conn.destroy();
-      throw new AlreadyConnectedError(`duplicate peer ${id}`);
-    }
+      throw err;
+    };
+    if (this.state !== "running") refuse("switch_stopping", new SwitchStoppingError(`switch is ${this.state}`));
+    if (this.peerSet.has(id) || this.adding.has(id)) refuse("duplicate_peer", new AlreadyConnectedError(`duplicate peer ${id}: already connected`));
     const peer = new Peer({
       connection: conn,
       connectionId: `${id.slice(0, 8)}#${++this.connectionCounter}`,

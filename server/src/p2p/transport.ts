@@ -84,8 +84,8 @@ export type AcceptFilter = (remoteHost: string, remotePort: number) => AcceptRef
 export interface TransportEvents {
   /** A fully upgraded inbound connection. The receiver owns it from here. */
   onInbound(conn: UpgradedConnection): void;
-  /** An inbound socket refused or failed before it became a connection. */
-  onInboundRejected?(remote: string, error: Error): void;
+  /** An inbound socket refused or failed before it became a connection (`remote`: the socket's peer address). */
+  onInboundRejected?(remote: { readonly host: string; readonly port: number }, error: Error): void;
 }
 
 export interface UpgradeOptions {
@@ -97,10 +97,10 @@ export interface UpgradeOptions {
   readonly signal?: AbortSignal;
 }
 
-function toRejection(reason: ConnectionRejectedError["reason"], err: unknown): ConnectionRejectedError {
+function toRejection(reason: ConnectionRejectedError["reason"], err: unknown, peerId?: string): ConnectionRejectedError {
   if (err instanceof ConnectionRejectedError) return err;
   const detail = err instanceof Error ? err.message : String(err);
-  return new ConnectionRejectedError(reason, detail, { cause: err });
+  return new ConnectionRejectedError(reason, detail, peerId === undefined ? { cause: err } : { cause: err, peerId });
 }
 
 /**
@@ -121,10 +121,11 @@ export async function upgradeConnection(socket: Socket, options: UpgradeOptions)
     socket.destroy();
     throw toRejection("handshake_failed", err);
   }
+  // From here on the refusals name the authenticated ID.
+  const remoteId = conn.remoteNodeId;
   try {
-    const remoteId = conn.remoteNodeId;
     if (options.expectedId !== undefined && remoteId !== options.expectedId.toLowerCase()) {
-      throw new ConnectionRejectedError("auth_failure", `dialed ${options.expectedId} but the peer authenticated as ${remoteId}`);
+      throw new ConnectionRejectedError("auth_failure", `dialed ${options.expectedId} but the peer authenticated as ${remoteId}`, { peerId: remoteId });
     }
     let theirs: NodeInfo;
     try {
@@ -133,29 +134,29 @@ export async function upgradeConnection(socket: Socket, options: UpgradeOptions)
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
     } catch (err) {
-      throw toRejection("auth_failure", err);
+      throw toRejection("auth_failure", err, remoteId);
     }
     try {
       validateNodeInfo(theirs);
     } catch (err) {
-      throw toRejection("node_info_invalid", err);
+      throw toRejection("node_info_invalid", err, remoteId);
     }
     if (theirs.nodeId !== remoteId) {
-      throw new ConnectionRejectedError("auth_failure", `NodeInfo says ${theirs.nodeId} but the peer authenticated as ${remoteId}`);
+      throw new ConnectionRejectedError("auth_failure", `NodeInfo says ${theirs.nodeId} but the peer authenticated as ${remoteId}`, { peerId: remoteId });
     }
     if (theirs.nodeId === options.ourNodeInfo.nodeId) {
-      throw new ConnectionRejectedError("self", "connected to ourselves");
+      throw new ConnectionRejectedError("self", "connected to ourselves", { peerId: remoteId });
     }
     try {
       checkCompatible(options.ourNodeInfo, theirs);
     } catch (err) {
-      throw toRejection("incompatible", err);
+      throw toRejection("incompatible", err, remoteId);
     }
     return { conn, nodeInfo: theirs, socketHost, socketPort, outbound, dialedAddress: undefined, rawSocket: socket };
   } catch (err) {
     conn.destroy();
     socket.destroy();
-    throw err instanceof ConnectionRejectedError ? err : toRejection(err instanceof WireError ? "auth_failure" : "handshake_failed", err);
+    throw err instanceof ConnectionRejectedError ? err : toRejection(err instanceof WireError ? "auth_failure" : "handshake_failed", err, remoteId);
   }
 }
 
@@ -214,10 +215,10 @@ export class Transport {
   private onSocket(socket: Socket, events: TransportEvents): void {
     const remoteHost = socket.remoteAddress ?? "";
     const remotePort = socket.remotePort ?? 0;
-    const remote = `${remoteHost}:${remotePort}`;
+    const remote = { host: remoteHost, port: remotePort };
+    // The receiver logs and counts refusals (the Switch: "inbound peer rejected").
     const reject = (error: Error): void => {
       socket.destroy();
-      this.options.logger.debug({ remote, reason: error.message }, "inbound connection rejected");
       events.onInboundRejected?.(remote, error);
     };
     if (this.closed) {

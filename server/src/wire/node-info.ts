@@ -44,10 +44,16 @@ export class NodeInfoInvalidError extends WireError {
   }
 }
 
+/** What makes two NodeInfos incompatible: the network, the block protocol version, or no channel in common. */
+export type IncompatibilityKind = "wrong_network" | "wrong_block_version" | "no_common_channel";
+
 /** A NodeInfo that is valid but not compatible with ours. */
 export class NodeInfoIncompatibleError extends WireError {
   readonly code = "node_info_incompatible";
-  constructor(reason: string) {
+  constructor(
+    readonly kind: IncompatibilityKind,
+    reason: string,
+  ) {
     super(`incompatible peer: ${reason}`);
   }
 }
@@ -152,22 +158,34 @@ export function validateNodeInfo(info: NodeInfo): void {
 
 /**
  * CometBFT's `CompatibleWith`: same block protocol, same network, and at least
- * one common channel (unless we list none).
+ * one common channel, unless neither side lists any. (CometBFT accepts any
+ * peer while it lists no channel itself; we refuse one that lists some, since
+ * that peer refuses us.) The error's `kind` says which check failed.
  */
 export function checkCompatible(ours: NodeInfo, theirs: NodeInfo): void {
   if (ours.protocolVersion.block !== theirs.protocolVersion.block) {
     throw new NodeInfoIncompatibleError(
-      `block protocol version ${theirs.protocolVersion.block}, ours is ${ours.protocolVersion.block}`,
+      "wrong_block_version",
+      `block protocol version: the peer's is ${theirs.protocolVersion.block}, ours is ${ours.protocolVersion.block}`,
     );
   }
   if (ours.network !== theirs.network) {
-    throw new NodeInfoIncompatibleError(`network "${theirs.network}", ours is "${ours.network}"`);
+    throw new NodeInfoIncompatibleError("wrong_network", `wrong network: the peer is on "${theirs.network}", we are on "${ours.network}"`);
   }
-  if (ours.channels.length === 0) return;
+  // Two nodes without channels are compatible (CometBFT: "we're just testing").
+  if (ours.channels.length === 0 && theirs.channels.length === 0) return;
   const theirsSet = new Set(theirs.channels);
   if (!ours.channels.some((ch) => theirsSet.has(ch))) {
-    throw new NodeInfoIncompatibleError("no channel in common");
+    // CometBFT accepts anyone when it lists no channel itself; but the peer,
+    // which lists some, refuses us (the same rule from its side), so such a
+    // connection would only be dropped at once: refuse it here too, with the reason.
+    throw new NodeInfoIncompatibleError("no_common_channel", `no channel in common: the peer has ${formatChannels(theirs.channels)}, we have ${formatChannels(ours.channels)}`);
   }
+}
+
+function formatChannels(channels: readonly number[]): string {
+  if (channels.length === 0) return "none";
+  return channels.map((c) => `0x${c.toString(16).padStart(2, "0")}`).join(",");
 }
 
 /** The protobuf body of a NodeInfo (no length prefix). */

@@ -29,9 +29,32 @@ describe("switchboard (child process)", () => {
     expect(await proc.code).toBe(0);
     const logs = proc.stderr();
     expect(logs).toContain("received SIGTERM: stopping");
-    expect(logs).toContain('"msg":"switch stopped"');
-    expect(logs).toContain('"msg":"node stopped"');
-    expect(logs.indexOf('"msg":"switch stopped"')).toBeLessThan(logs.indexOf('"msg":"node stopped"'));
+    // The default log format: plain text, one line per record, no colours (standard error is a pipe here).
+    expect(logs).not.toContain("\u001b[");
+    expect(logs).toMatch(/^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] INFO: switch: switch stopped$/m);
+    expect(logs).toMatch(/^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] INFO: node: node stopped$/m);
+    expect(logs.indexOf("switch: switch stopped")).toBeLessThan(logs.indexOf("node: node stopped"));
+  });
+
+  it("--log_format json (or SWITCHBOARD_LOG_FORMAT=json) writes one JSON object per log line", async () => {
+    const home = join(dir, "node");
+    expect((await cliDone(["init", "--home", home])).code).toBe(0);
+    for (const [args, env] of [
+      [["--log_format", "json"], {}],
+      [[], { SWITCHBOARD_LOG_FORMAT: "json" }],
+    ] as const) {
+      const proc = child(["start", "--home", home, "--p2p.laddr", "tcp://127.0.0.1:0", "--grpc.laddr", "tcp://127.0.0.1:0", ...args], env);
+      await proc.waitForStdout("Switchboard node started");
+      proc.kill("SIGTERM");
+      expect(await proc.code).toBe(0);
+      const lines = proc
+        .stderr()
+        .split("\n")
+        .filter((l) => l.startsWith("{"));
+      const records = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(records.map((r) => r["msg"])).toEqual(expect.arrayContaining(["switch started", "gateway listening", "node started", "switch stopped", "node stopped"]));
+      expect(records.find((r) => r["msg"] === "gateway listening")).toMatchObject({ level: "info", module: "gateway", addr: expect.stringMatching(/^127\.0\.0\.1:\d+$/) as string });
+    }
   });
 
   it("an error exits 1 with one readable line and no stack", async () => {
@@ -101,7 +124,7 @@ describe("switchboard (child process)", () => {
       expect(existsSync(path)).toBe(true);
       const proc = child(["start", "--home", home, "--p2p.laddr", "tcp://127.0.0.1:0", "--grpc.laddr", `unix://${path}`]);
       await proc.waitForStdout("Switchboard node started");
-      expect(proc.stderr()).toContain('"msg":"removing a stale gateway socket left by a stopped node"');
+      expect(proc.stderr()).toMatch(/WARN: gateway: removing a stale gateway socket left by a stopped node \{"path":/);
       proc.kill("SIGTERM");
       expect(await proc.code).toBe(0);
     });

@@ -73,7 +73,7 @@ describe("switchboard start", () => {
     expect(await b.code).toBe(0);
     expect(nodeB.state).toBe("stopped");
     expect(nodeB.switch.lifecycle).toBe("stopped");
-    expect(b.logs.some((l) => l.includes('"node stopped"'))).toBe(true);
+    expect(b.logs.some((l) => l.includes("INFO: node: node stopped"))).toBe(true);
     await vi.waitFor(() => {
       expect(nodeA.switch.peers().size).toBe(0);
     }, 10_000);

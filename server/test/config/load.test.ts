@@ -46,7 +46,7 @@ describe("defaults", () => {
     const c = defaultConfig();
     expect(c.moniker).toBe(defaultMoniker());
     expect(c.logLevel).toBe("info");
-    expect(c.logFormat).toBe("json");
+    expect(c.logFormat).toBe("plain");
     expect(c.node).toEqual({ network: "switchboard-local", p2pVersion: 8, blockVersion: 11, appVersion: 0 });
     expect(c.p2p).toMatchObject({
       laddr: { host: "127.0.0.1", port: 26656 },

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { REDACTED_FIELDS, createLogger, formatPlainLine } from "../../src/config/logger.js";
+import { REDACTED_FIELDS, createLogger, plainColours } from "../../src/config/logger.js";
 import { encodeNodeKeyFile, generateNodeKey } from "../../src/p2p/node-key.js";
 
 function capture(format: "json" | "plain", level: "info" | "debug" = "info"): { lines: string[]; logger: ReturnType<typeof createLogger> } {
   const lines: string[] = [];
-  const logger = createLogger({ level, format, destination: { write: (l: string) => lines.push(l) } });
+  const logger = createLogger({ level, format, env: {}, destination: { write: (l: string) => lines.push(l) } });
   return { lines, logger };
 }
 
@@ -42,11 +42,44 @@ describe("logger", () => {
     expect(REDACTED_FIELDS).toEqual(expect.arrayContaining(["priv_key", "privateKey", "seed"]));
   });
 
-  it("plain format is one readable line per entry", () => {
+  it("plain format: one line of text per record, rendered by pino-pretty, module before the message", () => {
     const { lines, logger } = capture("plain");
     logger.child({ module: "node" }).info({ node_id: "x y", n: 3 }, "node started");
+    logger.warn("no module");
+    expect(lines).toEqual([
+      expect.stringMatching(/^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] INFO: node: node started \{"node_id":"x y","n":3\}\n$/),
+      expect.stringMatching(/^\[[^\]]+\] WARN: no module\n$/),
+    ]);
+  });
+
+  it("plain format keeps an error on its line, with its stack inline", () => {
+    const { lines, logger } = capture("plain");
+    logger.child({ module: "switch" }).error({ err: new Error("boom") }, "reactor threw");
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z INFO {2}node started module=node node_id="x y" n=3\n$/);
-    expect(formatPlainLine("not json")).toBe("not json");
+    expect(lines[0]!.indexOf("\n")).toBe(lines[0]!.length - 1);
+    expect(lines[0]).toContain('ERROR: switch: reactor threw {"err":{"type":"Error","message":"boom","stack":"Error: boom\\n');
+  });
+
+  it("plain format redacts key material as JSON does", () => {
+    const key = generateNodeKey();
+    const seedHex = Buffer.from(key.privateKey.seed).toString("hex");
+    const { lines, logger } = capture("plain");
+    logger.info({ seed: seedHex, a: { priv_key: seedHex } }, "keys");
+    expect(lines.join("")).not.toContain(seedHex);
+    expect(lines.join("")).toContain('"seed":"[REDACTED]"');
+  });
+
+  it("plain lines are coloured on a terminal only, and never with NO_COLOR or TERM=dumb", () => {
+    const write = (env: Record<string, string>, isTTY: boolean): string => {
+      const lines: string[] = [];
+      createLogger({ level: "info", format: "plain", env, destination: { isTTY, write: (l: string) => lines.push(l) } }).info("hello");
+      return lines.join("");
+    };
+    const ESC = "\u001b[";
+    expect(write({}, true)).toContain(ESC);
+    expect(write({}, false)).not.toContain(ESC);
+    expect(write({ NO_COLOR: "1" }, true)).not.toContain(ESC);
+    expect(write({ TERM: "dumb" }, true)).not.toContain(ESC);
+    expect(plainColours({ write: () => undefined, isTTY: true }, { NO_COLOR: "" })).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 /** Nodes with a gateway on 127.0.0.1:0 for gateway tests. */
+import type { Logger } from "pino";
 import { type NodeKey, generateNodeKey } from "../../src/p2p/node-key.js";
 import { Switch, type SwitchConfig } from "../../src/p2p/switch.js";
 import { DEFAULT_GATEWAY_CONFIG, Gateway, type GatewayConfig, type GatewayObserver } from "../../src/gateway/gateway.js";
@@ -18,10 +19,15 @@ export interface GatewayNode {
   stop(): Promise<void>;
 }
 
-export async function createGatewayNode(gateway: Partial<GatewayConfig> = {}, p2p: Partial<SwitchConfig> = {}, observer?: GatewayObserver): Promise<GatewayNode> {
+export async function createGatewayNode(
+  gateway: Partial<GatewayConfig> = {},
+  p2p: Partial<SwitchConfig> = {},
+  observer?: GatewayObserver,
+  logger: Logger = silentLogger,
+): Promise<GatewayNode> {
   const key = generateNodeKey();
-  const sw = testSwitch(key, { network: "gw-chain", moniker: "gw", ...p2p });
-  const gw = new Gateway({ sw, logger: silentLogger, config: { ...DEFAULT_GATEWAY_CONFIG, laddr: "tcp://127.0.0.1:0", ...gateway }, ...(observer === undefined ? {} : { observer }) });
+  const sw = testSwitch(key, { network: "gw-chain", moniker: "gw", ...p2p }, logger);
+  const gw = new Gateway({ sw, logger, config: { ...DEFAULT_GATEWAY_CONFIG, laddr: "tcp://127.0.0.1:0", ...gateway }, ...(observer === undefined ? {} : { observer }) });
   const grpc = await gw.listen();
   let stopped = false;
   return {

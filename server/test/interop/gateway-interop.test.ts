@@ -130,6 +130,8 @@ describe("Switchboard reactor gateway ⇄ CometBFT v0.38, with the TypeScript bl
           "false",
           "--p2p.persistent_peers",
           go.p2pAddress,
+          "--log_format",
+          "json",
         ],
         { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] },
       ),

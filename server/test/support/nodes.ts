@@ -1,5 +1,5 @@
 /** Builds Switches on 127.0.0.1:0 for integration tests. */
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import { generateNodeKey, type NodeKey } from "../../src/p2p/node-key.js";
 import { Switch, type SwitchConfig } from "../../src/p2p/switch.js";
 import type { ChannelDescriptor } from "../../src/wire/mconnection/channel-descriptor.js";
@@ -24,10 +24,10 @@ export interface TestNode {
  * A Switch for tests, not started and without reactors: on 127.0.0.1:0, duplicate IPs allowed, no dial
  * randomizer, a generous accept rate and a 2 ms flush throttle; `config` overrides any of it.
  */
-export function testSwitch(key: NodeKey, config: Partial<SwitchConfig> = {}): Switch {
+export function testSwitch(key: NodeKey, config: Partial<SwitchConfig> = {}, logger: Logger = silentLogger): Switch {
   return new Switch({
     nodeKey: key,
-    logger: silentLogger,
+    logger,
     config: {
       network: "test-chain",
       moniker: "test",
@@ -41,8 +41,8 @@ export function testSwitch(key: NodeKey, config: Partial<SwitchConfig> = {}): Sw
   });
 }
 
-export async function startNode(config: Partial<SwitchConfig> = {}, key: NodeKey = generateNodeKey()): Promise<TestNode> {
-  const sw = testSwitch(key, { reconnect: { intervalMs: 100, randomizerMs: 50 }, ...config });
+export async function startNode(config: Partial<SwitchConfig> = {}, key: NodeKey = generateNodeKey(), logger: Logger = silentLogger): Promise<TestNode> {
+  const sw = testSwitch(key, { reconnect: { intervalMs: 100, randomizerMs: 50 }, ...config }, logger);
   const reactor = new RecordingReactor(TEST_CHANNELS);
   sw.addReactor("recorder", reactor);
   await sw.start();

@@ -106,24 +106,37 @@ describe("validateNodeInfo", () => {
 });
 
 describe("checkCompatible", () => {
-  it("requires the same block version, the same network and a common channel", () => {
-    expect(() => {
-      checkCompatible(base, { ...base, protocolVersion: { ...base.protocolVersion, block: 10n } });
-    }).toThrow(NodeInfoIncompatibleError);
+  const kindOf = (ours: NodeInfo, theirs: NodeInfo): string | null => {
+    try {
+      checkCompatible(ours, theirs);
+      return null;
+    } catch (err) {
+      expect(err).toBeInstanceOf(NodeInfoIncompatibleError);
+      return (err as NodeInfoIncompatibleError).kind;
+    }
+  };
+
+  it("requires the same block version, the same network and a common channel, and says which failed", () => {
+    expect(kindOf(base, { ...base, protocolVersion: { ...base.protocolVersion, block: 10n } })).toBe("wrong_block_version");
     expect(() => {
       checkCompatible(base, { ...base, network: "other" });
-    }).toThrow(/network/);
+    }).toThrow(`incompatible peer: wrong network: the peer is on "other", we are on "${base.network}"`);
+    expect(kindOf(base, { ...base, network: "other" })).toBe("wrong_network");
     expect(() => {
-      checkCompatible(base, { ...base, channels: [0x99] });
-    }).toThrow(/no channel in common/);
-    expect(() => {
-      checkCompatible(base, { ...base, channels: [0x00], protocolVersion: { ...base.protocolVersion, p2p: 7n, app: 5n } });
-    }).not.toThrow();
+      checkCompatible({ ...base, channels: [0x40, 0x70] }, { ...base, channels: [0x99] });
+    }).toThrow("incompatible peer: no channel in common: the peer has 0x99, we have 0x40,0x70");
+    expect(kindOf(base, { ...base, channels: [0x99] })).toBe("no_common_channel");
+    expect(kindOf(base, { ...base, channels: [0x00], protocolVersion: { ...base.protocolVersion, p2p: 7n, app: 5n } })).toBeNull();
   });
 
-  it("accepts anyone on our network when we list no channel", () => {
+  it("two nodes that list no channel are compatible", () => {
+    expect(kindOf({ ...base, channels: [] }, { ...base, channels: [] })).toBeNull();
+  });
+
+  it("refuses a peer that lists channels when we list none (CometBFT accepts it; the peer then refuses us)", () => {
     expect(() => {
       checkCompatible({ ...base, channels: [] }, { ...base, channels: [0x99] });
-    }).not.toThrow();
+    }).toThrow("incompatible peer: no channel in common: the peer has 0x99, we have none");
+    expect(kindOf({ ...base, channels: [0x99] }, { ...base, channels: [] })).toBe("no_common_channel");
   });
 });
