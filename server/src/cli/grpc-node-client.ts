@@ -9,6 +9,7 @@ import {
   type PeerStatus,
   type StopPeerResponse,
 } from "../gen/switchboard/gateway/v1/gateway.js";
+import { CLI_ENV_VARS } from "../config/defaults.js";
 import type { NodeClient, NodeClientFactory, NodePeer } from "./node-client.js";
 
 /** A NodeService call that failed; the message is the node's own. */
@@ -84,10 +85,10 @@ export interface NodeClientSecurity {
  */
 export function nodeClientSecurityFromEnv(env: Readonly<Record<string, string | undefined>>): NodeClientSecurity {
   return {
-    token: env["SWITCHBOARD_GRPC_TOKEN"],
-    caFile: env["SWITCHBOARD_GRPC_CA_FILE"],
-    certFile: env["SWITCHBOARD_GRPC_CERT_FILE"],
-    keyFile: env["SWITCHBOARD_GRPC_KEY_FILE"],
+    token: env[CLI_ENV_VARS.token],
+    caFile: env[CLI_ENV_VARS.caFile],
+    certFile: env[CLI_ENV_VARS.certFile],
+    keyFile: env[CLI_ENV_VARS.keyFile],
   };
 }
 

@@ -25,6 +25,17 @@ function d<T>(value: T, unit: string, reason: string): Default<T> {
 export const DEFAULT_HOME_DIR_NAME = ".switchboard";
 /** Environment variable naming the home directory. */
 export const HOME_ENV_VAR = "SWITCHBOARD_HOME";
+/**
+ * The CLI's gateway credentials (`switchboard peers`, `dial`, ...): a bearer
+ * token, and the CA, certificate and key files for TLS. They are not config
+ * keys, and a node started in the same shell ignores them.
+ */
+export const CLI_ENV_VARS = Object.freeze({
+  token: "SWITCHBOARD_GRPC_TOKEN",
+  caFile: "SWITCHBOARD_GRPC_CA_FILE",
+  certFile: "SWITCHBOARD_GRPC_CERT_FILE",
+  keyFile: "SWITCHBOARD_GRPC_KEY_FILE",
+});
 /** Prefix of environment variables that override config keys: `SWITCHBOARD_<SECTION>_<KEY>`. */
 export const ENV_PREFIX = "SWITCHBOARD_";
 /** The config file, relative to the home directory (CometBFT's layout). */

@@ -4,6 +4,7 @@
  * `npx vitest run server/test/config --update` rewrites it.
  */
 import { CONFIG_FILE, ENV_PREFIX, HOME_ENV_VAR, NODE_KEY_FILE } from "./defaults.js";
+import { RESERVED_ENV_VARS } from "./load.js";
 import { ALL_KEYS, SECTIONS, SECTION_TITLES, UNSUPPORTED_COMETBFT_KEYS, envVarName, flagName } from "./schema.js";
 import { tomlLiteral } from "./template.js";
 
@@ -37,8 +38,9 @@ Lowest first: **defaults < config file < environment < flags**.
 
 - Environment: \`${ENV_PREFIX}<SECTION>_<KEY>\` in upper case, e.g.
   \`SWITCHBOARD_P2P_LADDR\`, \`SWITCHBOARD_MONIKER\`. An empty variable counts as
-  unset. A \`${ENV_PREFIX}*\` variable that is not a key is an error (except
-  \`${HOME_ENV_VAR}\`).
+  unset. A \`${ENV_PREFIX}*\` variable that is not a key is an error, except
+  ${[...RESERVED_ENV_VARS].map((v) => `\`${v}\``).join(", ")} (the home, the crypto backend
+  switch and the CLI's credentials, which a node started in the same shell ignores).
 - Flags of \`switchboard start\`: \`--<section>.<key>\` in CometBFT's spelling,
   e.g. \`--p2p.laddr\`, \`--p2p.persistent_peers\`, \`--moniker\`, \`--log_level\`;
   \`--flag=value\` or \`--flag value\`; a boolean flag alone means \`true\`

@@ -17,7 +17,8 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { TomlError, parse as parseToml } from "smol-toml";
-import { CONFIG_FILE, DEFAULT_HOME_DIR_NAME, ENV_PREFIX, HOME_ENV_VAR } from "./defaults.js";
+import { CRYPTO_BACKEND_ENV } from "../wire/crypto/backend.js";
+import { CLI_ENV_VARS, CONFIG_FILE, DEFAULT_HOME_DIR_NAME, ENV_PREFIX, HOME_ENV_VAR } from "./defaults.js";
 import {
   ALL_KEYS,
   KEYS_BY_PATH,
@@ -59,8 +60,12 @@ export type ValueOrigin =
   | { readonly kind: "env"; readonly name: string }
   | { readonly kind: "flag"; readonly name: string };
 
-/** `SWITCHBOARD_*` variables that are not config keys. Add here rather than have them refused. */
-export const RESERVED_ENV_VARS: ReadonlySet<string> = new Set([HOME_ENV_VAR]);
+/**
+ * `SWITCHBOARD_*` variables that are not config keys: the home, the CLI's
+ * credentials and the crypto backend switch. Add here rather than have them
+ * refused (a node started in a shell where the CLI's token is set must start).
+ */
+export const RESERVED_ENV_VARS: ReadonlySet<string> = new Set([HOME_ENV_VAR, CRYPTO_BACKEND_ENV, ...Object.values(CLI_ENV_VARS)]);
 
 export interface ConfigLayers {
   /** The parsed config file and its path (for messages). */

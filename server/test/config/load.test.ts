@@ -334,6 +334,17 @@ x = 1
     ]);
   });
 
+  it("the CLI's credentials and the crypto backend switch in the same shell are not config keys, and not refused", () => {
+    const env = {
+      SWITCHBOARD_GRPC_TOKEN: "t0ken-for-the-cli-only",
+      SWITCHBOARD_GRPC_CA_FILE: "/ca.pem",
+      SWITCHBOARD_GRPC_CERT_FILE: "/cert.pem",
+      SWITCHBOARD_GRPC_KEY_FILE: "/key.pem",
+      SWITCHBOARD_CRYPTO_BACKEND: "node",
+    };
+    expect(() => resolveConfig({ env })).not.toThrow();
+  });
+
   it("flags that are not keys", () => {
     expect(issuesOf(() => resolveConfig({ flags: { "p2p.pexx": "true" } }))).toEqual(['flag --p2p.pexx: unknown key (did you mean "p2p.pex"?)']);
   });
