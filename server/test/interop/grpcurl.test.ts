@@ -67,9 +67,18 @@ describe("grpcurl with server reflection only", () => {
   }, 60_000);
 
   afterAll(async () => {
-    for (const n of [a, b] as (Node | undefined)[]) n?.proc.kill("SIGTERM");
-    await rm(dir, { recursive: true, force: true });
-  });
+    // Stop the nodes and wait for them: a stopping node still writes its address book into the home.
+    await Promise.all(
+      ([a, b] as (Node | undefined)[]).map(async (n) => {
+        if (n === undefined || n.proc.exitCode !== null || n.proc.signalCode !== null) return;
+        const exited = new Promise((resolve) => n.proc.once("exit", resolve));
+        n.proc.kill("SIGTERM");
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+        n.proc.kill("SIGKILL");
+      }),
+    );
+    await rm(dir, { recursive: true, force: true, maxRetries: 5 });
+  }, 30_000);
 
   it("lists and describes every service", async () => {
     const services = (await grpcurl(a.grpc, ["list"])).trim().split("\n").sort();
