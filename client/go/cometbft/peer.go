@@ -170,7 +170,7 @@ func (p *peer) send(e p2p.Envelope, wait bool) bool {
 	}
 	if err != nil {
 		p.Logger.Debug("send", "channel", e.ChannelID, "err", err)
-		return false
+		queued = false
 	}
 	p.host.metrics.sent(queued)
 	return queued
