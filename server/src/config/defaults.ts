@@ -7,7 +7,19 @@
  *
  * Values follow CometBFT v0.38 (`config/config.go`) where CometBFT has the
  * setting; differences say so.
+ *
+ * A value that a lower layer also needs (a rate limit, a peer limit, a queue
+ * bound) is owned by that layer and imported here, never restated: this file
+ * adds the TOML spelling, the unit and the reason (server/test/config/
+ * single-owner.test.ts fails on a value written twice).
  */
+import * as GW from "../gateway/defaults.js";
+import * as P2P from "../p2p/defaults.js";
+import { DEFAULT_ADDRBOOK_FILE, DEFAULT_ADDRBOOK_STRICT, DEFAULT_SEED_MODE as PEX_DEFAULT_SEED_MODE } from "../p2p/pex/defaults.js";
+import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_HANDSHAKES as TRANSPORT_MAX_CONCURRENT_HANDSHAKES } from "../p2p/transport.js";
+import * as MCONN from "../wire/mconnection/defaults.js";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../wire/secret-connection/handshake.js";
+import { BLOCK_PROTOCOL_VERSION, P2P_PROTOCOL_VERSION } from "../wire/node-info.js";
 
 /** A default value with its unit and the one-line reason it was chosen. */
 export interface Default<T> {
@@ -19,6 +31,11 @@ export interface Default<T> {
 
 function d<T>(value: T, unit: string, reason: string): Default<T> {
   return Object.freeze({ value, unit, reason });
+}
+
+/** A duration owned in milliseconds, in the config's spelling (`"100ms"`, `"3s"`, `"60s"`). */
+function duration(ms: number): string {
+  return ms % 1_000 === 0 ? `${ms / 1_000}s` : `${ms}ms`;
 }
 
 /** Directory used when neither `--home` nor `$SWITCHBOARD_HOME` is given, relative to the user's home. */
@@ -54,8 +71,8 @@ export const DEFAULT_LOG_FORMAT = d("plain", "", "one line of text per record, f
 // ------------------------------------------------------------------ [node]
 
 export const DEFAULT_NETWORK = d("switchboard-local", "", "a chain ID no public network uses, so a newcomer's node never joins one by accident");
-export const DEFAULT_P2P_VERSION = d(8, "", "CometBFT v0.38's p2p protocol version (peers do not compare it)");
-export const DEFAULT_BLOCK_VERSION = d(11, "", "CometBFT v0.38's block protocol version; peers must agree on it");
+export const DEFAULT_P2P_VERSION = d(Number(P2P_PROTOCOL_VERSION), "", "CometBFT v0.38's p2p protocol version (peers do not compare it)");
+export const DEFAULT_BLOCK_VERSION = d(Number(BLOCK_PROTOCOL_VERSION), "", "CometBFT v0.38's block protocol version; peers must agree on it");
 export const DEFAULT_APP_VERSION = d(0, "", "the application's protocol version; 0 until an application says otherwise");
 
 // ------------------------------------------------------------------ [p2p]
@@ -68,43 +85,43 @@ export const DEFAULT_P2P_LADDR = d(
 export const DEFAULT_EXTERNAL_ADDRESS = d("", "", "empty advertises the bound listen address");
 export const DEFAULT_SEEDS = d("", "", "no seeds: a node joins no network it was not told about");
 export const DEFAULT_PERSISTENT_PEERS = d("", "", "no persistent peers until the operator names some");
-export const DEFAULT_MAX_NUM_INBOUND_PEERS = d(40, "peers", "CometBFT's default: room for many peers within a modest file-descriptor budget");
-export const DEFAULT_MAX_NUM_OUTBOUND_PEERS = d(10, "peers", "CometBFT's default: enough diversity against eclipse attacks");
+export const DEFAULT_MAX_NUM_INBOUND_PEERS = d(P2P.DEFAULT_MAX_NUM_INBOUND_PEERS, "peers", "CometBFT's default: room for many peers within a modest file-descriptor budget");
+export const DEFAULT_MAX_NUM_OUTBOUND_PEERS = d(P2P.DEFAULT_MAX_NUM_OUTBOUND_PEERS, "peers", "CometBFT's default: enough diversity against eclipse attacks");
 export const DEFAULT_UNCONDITIONAL_PEER_IDS = d("", "", "no peer bypasses the limits unless named");
 export const DEFAULT_PRIVATE_PEER_IDS = d("", "", "no peer is hidden from gossip unless named");
-export const DEFAULT_SEND_RATE = d(5_120_000, "bytes/s", "CometBFT's config default (5 MB/s per connection); 0 disables the limit");
-export const DEFAULT_RECV_RATE = d(5_120_000, "bytes/s", "CometBFT's config default (5 MB/s per connection); 0 disables the limit");
-export const DEFAULT_FLUSH_THROTTLE_TIMEOUT = d("100ms", "duration", "CometBFT's default: batches small messages without adding noticeable latency");
-export const DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE = d(1024, "bytes", "CometBFT's default; Go peers reject larger packets, so change it only network-wide");
-export const DEFAULT_ALLOW_DUPLICATE_IP = d(false, "", "one peer per IP limits what a single host can take over; turn on for local testnets");
+export const DEFAULT_SEND_RATE = d(MCONN.DEFAULT_SEND_RATE_BYTES_PER_SECOND, "bytes/s", "CometBFT's config default (5 MB/s per connection); 0 disables the limit");
+export const DEFAULT_RECV_RATE = d(MCONN.DEFAULT_RECV_RATE_BYTES_PER_SECOND, "bytes/s", "CometBFT's config default (5 MB/s per connection); 0 disables the limit");
+export const DEFAULT_FLUSH_THROTTLE_TIMEOUT = d(duration(MCONN.DEFAULT_FLUSH_THROTTLE_MS), "duration", "CometBFT's default: batches small messages without adding noticeable latency");
+export const DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE = d(MCONN.DEFAULT_MAX_PACKET_MSG_PAYLOAD_BYTES, "bytes", "CometBFT's default; Go peers reject larger packets, so change it only network-wide");
+export const DEFAULT_ALLOW_DUPLICATE_IP = d(P2P.DEFAULT_ALLOW_DUPLICATE_IP, "", "one peer per IP limits what a single host can take over; turn on for local testnets");
 export const DEFAULT_HANDSHAKE_TIMEOUT = d(
-  "3s",
+  duration(DEFAULT_HANDSHAKE_TIMEOUT_MS),
   "duration",
   "the value CometBFT really applies (it ignores its own 20s setting and hard-codes 3s); we honour this key",
 );
 export const DEFAULT_DIAL_TIMEOUT = d(
-  "1s",
+  duration(DEFAULT_DIAL_TIMEOUT_MS),
   "duration",
   "the value CometBFT really applies (it ignores its own 3s setting and hard-codes 1s); we honour this key",
 );
 export const DEFAULT_PEX = d(true, "", "CometBFT's default: peer exchange finds peers beyond the configured ones");
-export const DEFAULT_SEED_MODE = d(false, "", "CometBFT's default: a node keeps its peers; a seed crawls the network and lets every peer go once answered");
-export const DEFAULT_ADDR_BOOK_FILE = d("config/addrbook.json", "path", "CometBFT's location, relative to the home directory");
-export const DEFAULT_ADDR_BOOK_STRICT = d(true, "", "keep private and loopback addresses out of the book on a public network; turn off for local testnets");
-export const DEFAULT_MAX_CONCURRENT_HANDSHAKES = d(64, "handshakes", "bounds the memory and CPU an inbound connection flood can take");
-export const DEFAULT_ACCEPT_RATE_PER_IP = d(5, "connections/s", "a reconnecting peer needs far less; a flooding host is slowed down before any handshake");
-export const DEFAULT_ACCEPT_BURST_PER_IP = d(20, "connections", "absorbs a burst of honest reconnects from one host (several nodes behind one NAT)");
+export const DEFAULT_SEED_MODE = d(PEX_DEFAULT_SEED_MODE, "", "CometBFT's default: a node keeps its peers; a seed crawls the network and lets every peer go once answered");
+export const DEFAULT_ADDR_BOOK_FILE = d(DEFAULT_ADDRBOOK_FILE, "path", "CometBFT's location, relative to the home directory");
+export const DEFAULT_ADDR_BOOK_STRICT = d(DEFAULT_ADDRBOOK_STRICT, "", "keep private and loopback addresses out of the book on a public network; turn off for local testnets");
+export const DEFAULT_MAX_CONCURRENT_HANDSHAKES = d(TRANSPORT_MAX_CONCURRENT_HANDSHAKES, "handshakes", "bounds the memory and CPU an inbound connection flood can take");
+export const DEFAULT_ACCEPT_RATE_PER_IP = d(P2P.DEFAULT_ACCEPT_RATE_PER_IP_PER_SECOND, "connections/s", "a reconnecting peer needs far less; a flooding host is slowed down before any handshake");
+export const DEFAULT_ACCEPT_BURST_PER_IP = d(P2P.DEFAULT_ACCEPT_BURST_PER_IP, "connections", "absorbs a burst of honest reconnects from one host (several nodes behind one NAT)");
 
 // ------------------------------------------------------------------ [grpc]
 
-export const DEFAULT_GRPC_LADDR = d("tcp://127.0.0.1:26670", "", "loopback: reactors run beside the node, and the API is not for the open network");
+export const DEFAULT_GRPC_LADDR = d(GW.DEFAULT_GRPC_LADDR, "", "loopback: reactors run beside the node, and the API is not for the open network");
 export const DEFAULT_GRPC_REACTORS = d<readonly string[]>([], "", "start the Switch at once; list reactors to make peers wait until they are attached");
-export const DEFAULT_REGISTRATION_TIMEOUT = d("60s", "duration", "long enough for reactor processes to start beside the node, short enough to fail a broken deployment");
-export const DEFAULT_EVENT_QUEUE_MAX_MESSAGES = d(10_000, "messages", "absorbs bursts (a block's worth of gossip) while bounding memory per reactor");
-export const DEFAULT_EVENT_QUEUE_MAX_BYTES = d(67_108_864, "bytes", "64 MiB per reactor: a few large blocks in flight, and a bound on memory");
-export const DEFAULT_OVERFLOW_POLICY = d("block", "", "never lose a message silently: a slow reactor slows its peers down (TCP backpressure)");
-export const DEFAULT_RESUME_WINDOW = d("30s", "duration", "a reactor process can restart and resume its stream without its peers being dropped");
-export const DEFAULT_MAX_MESSAGE_BYTES = d(115_343_360, "bytes", "110 MiB, so that a 100 MiB blocksync message and its envelope fit");
+export const DEFAULT_REGISTRATION_TIMEOUT = d(duration(GW.DEFAULT_REGISTRATION_TIMEOUT_MS), "duration", "long enough for reactor processes to start beside the node, short enough to fail a broken deployment");
+export const DEFAULT_EVENT_QUEUE_MAX_MESSAGES = d(GW.DEFAULT_EVENT_QUEUE_MAX_MESSAGES, "messages", "absorbs bursts (a block's worth of gossip) while bounding memory per reactor");
+export const DEFAULT_EVENT_QUEUE_MAX_BYTES = d(GW.DEFAULT_EVENT_QUEUE_MAX_BYTES, "bytes", "64 MiB per reactor: a few large blocks in flight, and a bound on memory");
+export const DEFAULT_OVERFLOW_POLICY = d<string>(GW.DEFAULT_OVERFLOW_POLICY, "", "never lose a message silently: a slow reactor slows its peers down (TCP backpressure)");
+export const DEFAULT_RESUME_WINDOW = d(duration(GW.DEFAULT_RESUME_WINDOW_MS), "duration", "a reactor process can restart and resume its stream without its peers being dropped");
+export const DEFAULT_MAX_MESSAGE_BYTES = d(GW.DEFAULT_MAX_MESSAGE_BYTES, "bytes", "110 MiB, so that a 100 MiB blocksync message and its envelope fit");
 export const DEFAULT_GRPC_TLS_CERT_FILE = d("", "path", "no TLS: the default listen address is loopback, which needs none");
 export const DEFAULT_GRPC_TLS_KEY_FILE = d("", "path", "no TLS: the default listen address is loopback, which needs none");
 export const DEFAULT_GRPC_TLS_CLIENT_CA_FILE = d("", "path", "no client certificates asked for unless mutual TLS is wanted");

@@ -7,6 +7,7 @@
 import { isAbsolute } from "node:path";
 import { type NetAddress, NetAddressError, parseHostPort, parseNetAddressList } from "../p2p/net-address.js";
 import { isValidNodeId, splitHostPort, isValidHost, parsePort } from "../wire/node-info.js";
+import { formatDuration } from "../util/duration.js";
 
 /** A raw value that does not have the expected form; `detail` says why, when the form alone does not. */
 export class ValueError extends Error {
@@ -133,14 +134,7 @@ export function parseDuration(raw: unknown, options: { readonly minMs?: number; 
   return ms;
 }
 
-/** Milliseconds in the config's spelling: `"100ms"`, `"3s"`, `"2m"`, `"1h"`. */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return "0s";
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1_000 === 0) return `${ms / 1_000}s`;
-  return `${ms}ms`;
-}
+export { formatDuration };
 
 // ------------------------------------------------------------------ addresses
 

@@ -45,6 +45,7 @@ import { fillChannelDefaults } from "../wire/mconnection/channel-descriptor.js";
 import { MAX_NUM_CHANNELS } from "../wire/node-info.js";
 import { type CommandOutcome, runCommand } from "./commands.js";
 import { nodeInfoToApi, peerStatusOf } from "./convert.js";
+import { DEFAULT_GRPC_LADDR, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_OVERFLOW_POLICY, DEFAULT_REGISTRATION_TIMEOUT_MS } from "./defaults.js";
 import { encodeAttachResponse } from "./encode.js";
 import { GatewayError, GatewayListenError, failedPrecondition, invalidField } from "./errors.js";
 import { DEFAULT_REMOTE_REACTOR_LIMITS, type EventSink, type RemoteReactorObserver, type OverflowPolicy, type RemoteChannel, RemoteReactor, type RemoteReactorLimits } from "./remote-reactor.js";
@@ -69,14 +70,14 @@ export interface GatewayConfig {
 }
 
 export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
-  laddr: "tcp://127.0.0.1:26670",
+  laddr: DEFAULT_GRPC_LADDR,
   reactors: [],
-  registrationTimeoutMs: 60_000,
+  registrationTimeoutMs: DEFAULT_REGISTRATION_TIMEOUT_MS,
   eventQueueMaxMessages: DEFAULT_REMOTE_REACTOR_LIMITS.eventQueueMaxMessages,
   eventQueueMaxBytes: DEFAULT_REMOTE_REACTOR_LIMITS.eventQueueMaxBytes,
-  defaultOverflowPolicy: "block",
+  defaultOverflowPolicy: DEFAULT_OVERFLOW_POLICY,
   resumeWindowMs: DEFAULT_REMOTE_REACTOR_LIMITS.resumeWindowMs,
-  maxMessageBytes: 110 * 1024 * 1024,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
 };
 
 /** Commands in progress on one stream; beyond it a command is refused with RESOURCE_EXHAUSTED. */

@@ -30,7 +30,8 @@ import type { Envelope, Peer } from "../p2p/peer.js";
 import type { Reactor, RemoveReason } from "../p2p/reactor.js";
 import type { SwitchApi } from "../p2p/switch-api.js";
 import type { ChannelDescriptor, FilledChannelDescriptor } from "../wire/mconnection/channel-descriptor.js";
-import { formatDuration } from "../config/values.js";
+import { formatDuration } from "../util/duration.js";
+import { DEFAULT_EVENT_QUEUE_MAX_BYTES, DEFAULT_EVENT_QUEUE_MAX_MESSAGES, DEFAULT_RESUME_WINDOW_MS } from "./defaults.js";
 import { EventQueueOverflowError } from "./errors.js";
 import { peerInfoOf } from "./convert.js";
 
@@ -65,9 +66,9 @@ export interface RemoteReactorLimits {
 }
 
 export const DEFAULT_REMOTE_REACTOR_LIMITS: RemoteReactorLimits = {
-  eventQueueMaxMessages: 10_000,
-  eventQueueMaxBytes: 64 * 1024 * 1024,
-  resumeWindowMs: 30_000,
+  eventQueueMaxMessages: DEFAULT_EVENT_QUEUE_MAX_MESSAGES,
+  eventQueueMaxBytes: DEFAULT_EVENT_QUEUE_MAX_BYTES,
+  resumeWindowMs: DEFAULT_RESUME_WINDOW_MS,
   maxBatchEvents: 256,
   maxBatchBytes: 1024 * 1024,
   stopFlushTimeoutMs: 5_000,
@@ -156,12 +157,6 @@ export class RemoteReactor implements Reactor {
   private readonly recentlyRemoved = new Set<string>();
   private readonly blockWaiters: { readonly entry: Entry; readonly resolve: () => void }[] = [];
   private readonly channelById = new Map<number, RemoteChannel>();
-  /**
-   * Commands of this reactor's streams that are waiting to complete (a Send
-   * waiting for queue room, a Broadcast); each stream allows
-   * MAX_INFLIGHT_COMMANDS_PER_STREAM. Maintained by the gateway.
-   */
-  commandsInProgress = 0;
 
   /** How many removed connection IDs are remembered (at most {@link RECENTLY_REMOVED_MAX}). */
   get removedConnectionsRemembered(): number {
@@ -195,6 +190,15 @@ export class RemoteReactor implements Reactor {
 
   setSwitch(sw: SwitchApi): void {
     this.sw = sw;
+  }
+
+  /**
+   * What the Switch handed this reactor in `setSwitch`: the same contract an
+   * in-process reactor gets, and all that the reactor's commands may use.
+   */
+  get switchApi(): SwitchApi {
+    if (this.sw === null) throw new Error(`reactor "${this.name}" has not been added to a Switch`);
+    return this.sw;
   }
 
   onStart(): void {

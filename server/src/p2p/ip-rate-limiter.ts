@@ -1,3 +1,5 @@
+import { DEFAULT_MAX_TRACKED_IPS } from "./defaults.js";
+
 /**
  * Per-IP token buckets for inbound connection attempts. The map of buckets is
  * bounded: past `maxTrackedIps` the least recently seen IP is forgotten
@@ -9,7 +11,7 @@ export interface IpRateLimiterOptions {
   readonly ratePerSecond: number;
   /** Attempts allowed in a burst. */
   readonly burst: number;
-  /** @default 10_000 */
+  /** @default {@link DEFAULT_MAX_TRACKED_IPS} */
   readonly maxTrackedIps?: number;
   /** Injectable clock (ms). */
   readonly now?: () => number;
@@ -26,7 +28,7 @@ export class IpRateLimiter {
   private readonly now: () => number;
 
   constructor(private readonly options: IpRateLimiterOptions) {
-    this.maxTrackedIps = options.maxTrackedIps ?? 10_000;
+    this.maxTrackedIps = options.maxTrackedIps ?? DEFAULT_MAX_TRACKED_IPS;
     this.now = options.now ?? Date.now;
   }
 

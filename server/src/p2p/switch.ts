@@ -37,6 +37,14 @@ import { ConnectionRejectedError, P2PError } from "./errors.js";
 import { IpRateLimiter } from "./ip-rate-limiter.js";
 import { type NetAddress, formatHostPort, formatNetAddress, parseNetAddress } from "./net-address.js";
 import type { NodeKey } from "./node-key.js";
+import {
+  DEFAULT_ACCEPT_BURST_PER_IP,
+  DEFAULT_ACCEPT_RATE_PER_IP_PER_SECOND,
+  DEFAULT_ALLOW_DUPLICATE_IP,
+  DEFAULT_DIAL_RANDOMIZER_MS,
+  DEFAULT_MAX_NUM_INBOUND_PEERS,
+  DEFAULT_MAX_NUM_OUTBOUND_PEERS,
+} from "./defaults.js";
 import { Peer } from "./peer.js";
 import type { Reactor, RemoveReason } from "./reactor.js";
 import { RepeatFilter } from "./repeat-filter.js";
@@ -109,9 +117,9 @@ export interface SwitchConfig {
   readonly listen: { readonly host: string; readonly port: number } | null;
   /** host:port we advertise; defaults to the bound listen address. */
   readonly externalAddress?: string;
-  /** @default 40 */
+  /** @default {@link DEFAULT_MAX_NUM_INBOUND_PEERS} */
   readonly maxNumInboundPeers?: number;
-  /** @default 10 */
+  /** @default {@link DEFAULT_MAX_NUM_OUTBOUND_PEERS} */
   readonly maxNumOutboundPeers?: number;
   readonly persistentPeers?: readonly NetAddress[];
   readonly seeds?: readonly NetAddress[];
@@ -126,10 +134,10 @@ export interface SwitchConfig {
   readonly dialTimeoutMs?: number;
   /** @default 64 */
   readonly maxConcurrentHandshakes?: number;
-  /** Inbound connection attempts per IP. @default {ratePerSecond: 5, burst: 20} */
+  /** Inbound connection attempts per IP. @default {@link DEFAULT_ACCEPT_RATE_PER_IP_PER_SECOND}, {@link DEFAULT_ACCEPT_BURST_PER_IP} */
   readonly acceptRateLimit?: { readonly ratePerSecond: number; readonly burst: number };
   readonly reconnect?: Partial<ReconnectSchedule>;
-  /** `dialPeersAsync` sleeps a random 0..n ms before each dial. @default 3000 */
+  /** `dialPeersAsync` sleeps a random 0..n ms before each dial. @default {@link DEFAULT_DIAL_RANDOMIZER_MS} */
   readonly dialRandomizerMs?: number;
   readonly inboundQueueMaxBytes?: number;
   readonly inboundQueueMaxMessages?: number;
@@ -261,7 +269,7 @@ export class Switch implements SwitchApi {
       ...(c.dialTimeoutMs === undefined ? {} : { dialTimeoutMs: c.dialTimeoutMs }),
       ...(c.maxConcurrentHandshakes === undefined ? {} : { maxConcurrentHandshakes: c.maxConcurrentHandshakes }),
     });
-    this.acceptLimiter = new IpRateLimiter(c.acceptRateLimit ?? { ratePerSecond: 5, burst: 20 });
+    this.acceptLimiter = new IpRateLimiter(c.acceptRateLimit ?? { ratePerSecond: DEFAULT_ACCEPT_RATE_PER_IP_PER_SECOND, burst: DEFAULT_ACCEPT_BURST_PER_IP });
     this.persistentById = new Map((c.persistentPeers ?? []).map((a) => [a.id, a]));
     this.unconditionalIds = new Set((c.unconditionalPeerIds ?? []).map((s) => s.toLowerCase()));
     this.privateIds = new Set((c.privatePeerIds ?? []).map((s) => s.toLowerCase()));
@@ -583,7 +591,7 @@ export class Switch implements SwitchApi {
       if (addr.id === this.nodeId) continue;
       this.track(
         (async () => {
-          const max = this.options.config.dialRandomizerMs ?? 3_000;
+          const max = this.options.config.dialRandomizerMs ?? DEFAULT_DIAL_RANDOMIZER_MS;
           if (max > 0 && !(await sleep(randomInt(0, max + 1), this.lifetime.signal))) return;
           try {
             await this.dialPeerWithAddress(formatNetAddress(addr));
@@ -608,12 +616,12 @@ export class Switch implements SwitchApi {
     if (this.dialing.has(addr.id) || this.peerSet.has(addr.id) || this.adding.has(addr.id)) {
       throw new AlreadyConnectedError(`peer ${addr.id} is already connected or being dialed`);
     }
-    if (!(this.options.config.allowDuplicateIp ?? false) && [...this.peerSet.values()].some((p) => p.remoteHost === addr.host)) {
+    if (!(this.options.config.allowDuplicateIp ?? DEFAULT_ALLOW_DUPLICATE_IP) && [...this.peerSet.values()].some((p) => p.remoteHost === addr.host)) {
       throw new AlreadyConnectedError(`a peer at ${addr.host} is already connected (allow_duplicate_ip is off)`);
     }
     const exempt = this.unconditionalIds.has(addr.id) || this.persistentById.has(addr.id);
     const counts = this.numPeers();
-    const maxOut = this.options.config.maxNumOutboundPeers ?? 10;
+    const maxOut = this.options.config.maxNumOutboundPeers ?? DEFAULT_MAX_NUM_OUTBOUND_PEERS;
     if (!exempt && counts.outbound + counts.dialing >= maxOut) {
       throw new OutboundLimitError(`cannot dial ${address}: ${counts.outbound} outbound peers and ${counts.dialing} dials reach max_num_outbound_peers = ${maxOut}`);
     }
@@ -712,7 +720,7 @@ export class Switch implements SwitchApi {
   private filterInboundSocket(host: string): AcceptRefusal | null {
     if (this.state !== "running") return { reason: "filtered", detail: `switch is ${this.state}` };
     if (!this.acceptLimiter.tryTake(host)) return { reason: "rate_limited", detail: `too many connection attempts from ${host}` };
-    if (!(this.options.config.allowDuplicateIp ?? false)) {
+    if (!(this.options.config.allowDuplicateIp ?? DEFAULT_ALLOW_DUPLICATE_IP)) {
       for (const p of this.peerSet.values()) {
         if (p.remoteHost === host) return { reason: "duplicate_ip", detail: `a peer at ${host} is already connected (allow_duplicate_ip is off)` };
       }
@@ -723,7 +731,7 @@ export class Switch implements SwitchApi {
   private onInbound(conn: UpgradedConnection): void {
     const id = conn.nodeInfo.nodeId;
     const unconditional = this.unconditionalIds.has(id);
-    const maxIn = this.options.config.maxNumInboundPeers ?? 40;
+    const maxIn = this.options.config.maxNumInboundPeers ?? DEFAULT_MAX_NUM_INBOUND_PEERS;
     if (!unconditional && this.numPeers().inbound >= maxIn) {
       this.countConnectionError("inbound", "inbound_limit");
       this.logRejection("inbound", {

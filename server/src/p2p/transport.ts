@@ -18,7 +18,7 @@
 import { setMaxListeners } from "node:events";
 import { type AddressInfo, type Server, type Socket, connect, createServer } from "node:net";
 import type { Logger } from "pino";
-import { performHandshake } from "../wire/secret-connection/handshake.js";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, performHandshake } from "../wire/secret-connection/handshake.js";
 import type { SecretConnection } from "../wire/secret-connection/secret-connection.js";
 import { exchangeNodeInfo } from "../wire/node-info-exchange.js";
 import { type NodeInfo, checkCompatible, validateNodeInfo } from "../wire/node-info.js";
@@ -27,8 +27,8 @@ import { ConnectionRejectedError, DialError, type RejectReason } from "./errors.
 import { type NetAddress, formatNetAddress } from "./net-address.js";
 import type { NodeKey } from "./node-key.js";
 
-/** CometBFT's hard-coded handshake deadline (p2p/transport.go), applied to each of the two handshakes. */
-export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 3_000;
+/** CometBFT's hard-coded handshake deadline (p2p/transport.go), the SecretConnection's own, applied to each of the two handshakes. */
+export { DEFAULT_HANDSHAKE_TIMEOUT_MS };
 /** CometBFT's hard-coded TCP dial deadline. */
 export const DEFAULT_DIAL_TIMEOUT_MS = 1_000;
 /** Handshakes in progress at once; beyond it new inbound sockets are closed at once. */

@@ -8,7 +8,7 @@ import { open, readdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 export interface AtomicWriteOptions {
-  /** File mode of the new file, e.g. 0o600 for keys. @default 0o644 */
+  /** File mode of the new file, e.g. 0o600 for keys. @default {@link DEFAULT_FILE_MODE} */
   readonly mode?: number;
 }
 
@@ -18,6 +18,8 @@ function tempName(path: string): string {
 }
 
 const TEMP_SUFFIX_BYTES = 6;
+/** Mode of a file written without one: readable by all, writable by its owner. */
+export const DEFAULT_FILE_MODE = 0o644;
 
 /**
  * Removes the temp files writeFileAtomic left beside `path` when its process
@@ -43,7 +45,7 @@ export async function removeStaleTempFiles(path: string): Promise<string[]> {
 export async function writeFileAtomic(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = dirname(path);
   const tmp = tempName(path);
-  const handle = await open(tmp, "wx", options.mode ?? 0o644);
+  const handle = await open(tmp, "wx", options.mode ?? DEFAULT_FILE_MODE);
   try {
     await handle.writeFile(data);
     await handle.sync();

@@ -89,8 +89,8 @@ export const REQUEST_INTERVAL_DIVISOR = 3;
  * `ensurePeersPeriodMs`; the default period spaces requests 30 s apart.
  */
 export const PEER_MIN_REQUEST_INTERVAL_MS = 11_000;
-/** `max_num_outbound_peers`; ensure-peers dials up to this many outbound peers. */
-export const DEFAULT_MAX_NUM_OUTBOUND_PEERS = 10;
+/** `max_num_outbound_peers`; ensure-peers dials up to this many outbound peers (the Switch's default). */
+export { DEFAULT_MAX_NUM_OUTBOUND_PEERS } from "../defaults.js";
 /** After this many failed dials, a non-persistent address is banned (`maxAttemptsToDial`). */
 export const MAX_ATTEMPTS_TO_DIAL = 16;
 /** Random extra delay added to each dial backoff, at most (1 s). */
