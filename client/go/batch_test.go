@@ -580,3 +580,118 @@ func TestBatchingAgainstANode(t *testing.T) {
 	}
 	t.Logf("%d commands in %d stream messages; %d results in %d", n, len(counts), tap.results, tap.resultMsgs)
 }
+
+type asyncOutcome struct {
+	queued bool
+	err    error
+}
+
+func sendAsync(t *testing.T, c *Client, peer, msg string, out chan<- asyncOutcome) {
+	t.Helper()
+	err := c.SendAsync(context.Background(), Peer{ID: peer}, 0x70, []byte(msg), 0, func(q bool, err error) { out <- asyncOutcome{q, err} })
+	if err != nil {
+		t.Fatalf("SendAsync(%s): %v", msg, err)
+	}
+}
+
+func sendResult(id uint64, queued bool) *gatewayv1.CommandResult {
+	return &gatewayv1.CommandResult{RequestId: id, Kind: &gatewayv1.CommandResult_Send{Send: &gatewayv1.SendResult{Queued: queued}}}
+}
+
+func TestSendAsyncReturnsBeforeItsResultAndKeepsTheCallOrder(t *testing.T) {
+	_, s, c, _ := start(t, Options{})
+	outs := make([]chan asyncOutcome, 4)
+	for i := range outs {
+		outs[i] = make(chan asyncOutcome, 1)
+		// No result has been sent yet: each call returns as soon as its command is queued.
+		sendAsync(t, c, "p", fmt.Sprint(i), outs[i])
+	}
+	var cmds []*gatewayv1.Command
+	for len(cmds) < len(outs) {
+		cmds = append(cmds, s.batch().GetCommands()...)
+	}
+	var ids []uint64
+	for i, cmd := range cmds {
+		if string(cmd.GetSend().GetMessage()) != fmt.Sprint(i) || cmd.GetSend().GetTimeoutMs() != 0 {
+			t.Fatalf("command %d = %v, want message %d in call order and the node's own timeout", i, cmd, i)
+		}
+		ids = append(ids, cmd.GetRequestId())
+	}
+	// Results in another order than the commands; each reaches its own callback.
+	s.results(sendResult(ids[2], false), sendResult(ids[0], true))
+	s.results(&gatewayv1.CommandResult{RequestId: ids[3], Error: &gatewayv1.CommandError{
+		Code: int32(codes.NotFound), Reason: gatewayv1.ErrorReason_ERROR_REASON_PEER_REMOVED, Message: "send.connection_id: removed",
+	}}, sendResult(ids[1], true))
+	want := []bool{true, true, false, false}
+	for i, ch := range outs {
+		select {
+		case o := <-ch:
+			if o.queued != want[i] {
+				t.Fatalf("send %d: queued = %v, want %v", i, o.queued, want[i])
+			}
+			var ce *CommandError
+			if (i == 3) != errors.As(o.err, &ce) || (i != 3 && o.err != nil) {
+				t.Fatalf("send %d: err = %v", i, o.err)
+			}
+			if i == 3 && ce.Reason != ReasonPeerRemoved {
+				t.Fatalf("send 3: reason %v", ce.Reason)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("send %d: no outcome", i)
+		}
+	}
+}
+
+func TestSendAsyncTellsWhetherAStreamThatBrokeTookTheCommand(t *testing.T) {
+	tap := &streamTap{}
+	f, s, c, _ := start(t, Options{DialOptions: []grpc.DialOption{tap.dialOption()}})
+	t.Cleanup(tap.release)
+	written := make(chan asyncOutcome, 1)
+	unsent := make(chan asyncOutcome, 1)
+	held := tap.hold()
+	sendAsync(t, c, "p", "written", written)
+	waitHeld(t, held)
+	sendAsync(t, c, "p", "unsent", unsent)
+	waitQueued(t, c, 1)
+	s.fail(status.Error(codes.Unavailable, "cut"), "")
+	for _, w := range []struct {
+		ch   chan asyncOutcome
+		want error
+	}{{written, ErrResultLost}, {unsent, ErrNotSent}} {
+		select {
+		case o := <-w.ch:
+			if o.queued || !errors.Is(o.err, w.want) {
+				t.Fatalf("outcome %+v, want %v", o, w.want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no outcome, want %v", w.want)
+		}
+	}
+	tap.release()
+	// Neither is sent on the next stream: a later command would have overtaken it.
+	s2 := f.next()
+	s2.register()
+	s2.registered(&gatewayv1.Registered{SessionToken: "tok", Resumed: true, NextEventSeq: 1})
+	s2.quiet(100 * time.Millisecond)
+}
+
+func TestSendAsyncHoldsACommandSlotUntilItsResult(t *testing.T) {
+	_, s, c, _ := start(t, Options{MaxInflightCommands: 1})
+	first := make(chan asyncOutcome, 1)
+	sendAsync(t, c, "p", "first", first)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := c.SendAsync(ctx, Peer{ID: "p"}, 0x70, []byte("second"), 0, func(bool, error) { t.Error("callback of a refused SendAsync") }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SendAsync with every slot taken: %v, want DeadlineExceeded", err)
+	}
+	cmd := s.command()
+	s.result(sendResult(cmd.GetRequestId(), true))
+	if o := <-first; !o.queued || o.err != nil {
+		t.Fatalf("first: %+v", o)
+	}
+	second := make(chan asyncOutcome, 1)
+	sendAsync(t, c, "p", "second", second) // the slot is free again
+	if got := string(s.command().GetSend().GetMessage()); got != "second" {
+		t.Fatalf("next command carries %q", got)
+	}
+}

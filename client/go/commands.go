@@ -21,57 +21,103 @@ const MaxSendTimeout = 60 * time.Second
 // broke after it was written fails with ErrResultLost, never repeated. A
 // command cancelled by ctx before the writer took it is not sent at all.
 func (c *Client) do(ctx context.Context, cmd *gatewayv1.Command) (*gatewayv1.CommandResult, error) {
+	g, err := c.prepare(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.takeSlot(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { <-c.slots }()
+	for {
+		f, err := c.queue(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		r, unsent, err := c.await(ctx, f)
+		if unsent {
+			continue // the stream broke before the command left: use the next one
+		}
+		return r, err
+	}
+}
+
+// prepare numbers cmd and checks its size.
+func (c *Client) prepare(cmd *gatewayv1.Command) (*outgoing, error) {
 	cmd.RequestId = c.nextID.Add(1)
 	g := newOutgoing(cmd)
 	if err := c.tooLarge(g); err != nil {
 		return nil, err
 	}
+	return g, nil
+}
+
+// takeSlot waits for one of the Options.MaxInflightCommands slots.
+func (c *Client) takeSlot(ctx context.Context) error {
 	select {
 	case c.slots <- struct{}{}:
+		return nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	case <-c.ctx.Done():
-		return nil, ErrClosed
+		return ErrClosed
 	}
-	defer func() { <-c.slots }()
+}
+
+// inflight is a command on a stream's outbox, awaiting its result.
+type inflight struct {
+	g      *outgoing
+	att    *attachment
+	result chan *gatewayv1.CommandResult
+}
+
+// queue waits for an attached stream and puts g in its outbox. Commands
+// queued one after another from one goroutine leave in that order.
+func (c *Client) queue(ctx context.Context, g *outgoing) (inflight, error) {
+	id := g.cmd.RequestId
 	for {
-		att, ch, err := c.register(ctx, cmd.RequestId)
+		att, ch, err := c.register(ctx, id)
 		if err != nil {
-			return nil, err
+			return inflight{}, err
 		}
-		if !att.out.push(g) {
-			// The writer stopped: the stream is ending. Use the next one.
-			c.forget(att, cmd.RequestId)
-			select {
-			case <-att.broken:
-				continue
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-c.ctx.Done():
-				return nil, ErrClosed
-			}
+		if att.out.push(g) {
+			return inflight{g: g, att: att, result: ch}, nil
 		}
+		// The writer stopped: the stream is ending. Use the next one.
+		c.forget(att, id)
 		select {
-		case r := <-ch:
-			return r, nil
 		case <-att.broken:
-			select {
-			case r := <-ch: // arrived just before the stream ended
-				return r, nil
-			default:
-			}
-			if att.out.withdraw(g) {
-				continue // the stream broke before the command left: use the next one
-			}
-			// gRPC does not say whether a message whose stream then failed arrived.
-			return nil, ErrResultLost
 		case <-ctx.Done():
-			att.out.withdraw(g) // not sent if the writer had not taken it yet
-			c.forget(att, cmd.RequestId)
-			return nil, ctx.Err()
+			return inflight{}, ctx.Err()
 		case <-c.ctx.Done():
-			return nil, ErrClosed
+			return inflight{}, ErrClosed
 		}
+	}
+}
+
+// await waits for q's result. unsent reports a command that never left
+// because its stream broke first (the caller may queue it again).
+func (c *Client) await(ctx context.Context, q inflight) (r *gatewayv1.CommandResult, unsent bool, err error) {
+	select {
+	case r := <-q.result:
+		return r, false, nil
+	case <-q.att.broken:
+		select {
+		case r := <-q.result: // arrived just before the stream ended
+			return r, false, nil
+		default:
+		}
+		if q.att.out.withdraw(q.g) {
+			return nil, true, ErrNotSent
+		}
+		// gRPC does not say whether a message whose stream then failed arrived.
+		return nil, false, ErrResultLost
+	case <-ctx.Done():
+		q.att.out.withdraw(q.g) // not sent if the writer had not taken it yet
+		c.forget(q.att, q.g.cmd.RequestId)
+		return nil, false, ctx.Err()
+	case <-c.ctx.Done():
+		return nil, false, ErrClosed
 	}
 }
 
@@ -111,16 +157,22 @@ func (c *Client) register(ctx context.Context, id uint64) (*attachment, chan *ga
 }
 
 // result runs cmd and checks the result's kind.
-func result[T any](c *Client, ctx context.Context, cmd *gatewayv1.Command, pick func(*gatewayv1.CommandResult) (T, bool)) (T, error) {
-	var zero T
+func result[T any](c *Client, ctx context.Context, cmd *gatewayv1.Command, want func(*gatewayv1.CommandResult) (T, bool)) (T, error) {
 	r, err := c.do(ctx, cmd)
 	if err != nil {
+		var zero T
 		return zero, err
 	}
+	return pick(r, want)
+}
+
+// pick turns a result into its value, or its command's error.
+func pick[T any](r *gatewayv1.CommandResult, want func(*gatewayv1.CommandResult) (T, bool)) (T, error) {
+	var zero T
 	if r.GetError() != nil {
 		return zero, commandErrorFromAPI(r.GetError())
 	}
-	v, ok := pick(r)
+	v, ok := want(r)
 	if !ok {
 		return zero, fmt.Errorf("%w: command %d answered with %T", ErrProtocol, r.GetRequestId(), r.GetKind())
 	}
@@ -143,18 +195,71 @@ func sendQueued(r *gatewayv1.CommandResult) (bool, bool) {
 // larger than the channel accepts, or than Options.MaxMessageBytes, in
 // which case it is not sent).
 func (c *Client) Send(ctx context.Context, peer Peer, ch byte, msg []byte) (bool, error) {
-	var timeoutMs uint32
+	var timeout time.Duration
 	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl)
-		if left <= 0 {
+		timeout = time.Until(dl)
+		if timeout <= 0 {
 			return false, context.DeadlineExceeded
 		}
-		timeoutMs = uint32(min(left, MaxSendTimeout).Milliseconds())
-		timeoutMs = max(timeoutMs, 1)
 	}
-	return result(c, ctx, &gatewayv1.Command{Kind: &gatewayv1.Command_Send{Send: &gatewayv1.Send{
+	return result(c, ctx, sendCommand(peer, ch, msg, timeout), sendQueued)
+}
+
+// sendCommand is a Send command; timeout 0 leaves the node's default.
+func sendCommand(peer Peer, ch byte, msg []byte, timeout time.Duration) *gatewayv1.Command {
+	var timeoutMs uint32
+	if timeout > 0 {
+		timeoutMs = max(uint32(min(timeout, MaxSendTimeout).Milliseconds()), 1)
+	}
+	return &gatewayv1.Command{Kind: &gatewayv1.Command_Send{Send: &gatewayv1.Send{
 		ConnectionId: peer.ConnectionID, PeerId: peer.ID, ChannelId: uint32(ch), Message: msg, TimeoutMs: timeoutMs,
-	}}}, sendQueued)
+	}}}
+}
+
+// SendAsync is Send without waiting for the outcome: it returns once the
+// command is in the stream's outbox, and done gets the outcome later (what
+// Send would have returned), called once from a goroutine of the client's.
+// It lets one goroutine keep many messages on their way to a peer instead of
+// one per round trip to the node.
+//
+// Order: commands queued one after another by one goroutine (SendAsync or
+// any other) reach the node in that order, and the node queues Sends to one
+// peer's channel in the order they arrived, a Send that waits for room
+// included (later ones wait behind it). So a goroutine's messages to one
+// peer on one channel go out in the order of its calls, except one that the
+// node gave up on (timeout, done with false).
+//
+// timeout is how long the node may wait for room in the peer's queue (0: the
+// node's send timeout, 10 s; at most MaxSendTimeout). ctx bounds only the
+// wait to be queued here (a command slot, an attached stream); once
+// SendAsync has returned nil, done is called whatever happens to ctx: with
+// ErrNotSent if the stream ended before the command was written (it is not
+// sent on the next stream, which would break the order), ErrResultLost if it
+// ended after, ErrClosed if the client finished first. An error returned by
+// SendAsync itself means the command was not sent and done is not called.
+func (c *Client) SendAsync(ctx context.Context, peer Peer, ch byte, msg []byte, timeout time.Duration, done func(queued bool, err error)) error {
+	g, err := c.prepare(sendCommand(peer, ch, msg, timeout))
+	if err != nil {
+		return err
+	}
+	if err := c.takeSlot(ctx); err != nil {
+		return err
+	}
+	q, err := c.queue(ctx, g)
+	if err != nil {
+		<-c.slots
+		return err
+	}
+	go func() {
+		r, _, err := c.await(context.Background(), q)
+		<-c.slots
+		var queued bool
+		if err == nil {
+			queued, err = pick(r, sendQueued)
+		}
+		done(queued, err)
+	}()
+	return nil
 }
 
 // TrySend queues msg for the peer only if there is room now; it reports

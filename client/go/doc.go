@@ -66,8 +66,13 @@
 // each result reaches its own caller as a lone result would.
 //
 // To benefit, issue commands concurrently (goroutines, or a fan-out with a
-// sync.WaitGroup): a loop that waits for each Send to return has only one
-// command to send at a time.
+// sync.WaitGroup), or use SendAsync: a loop that waits for each Send to
+// return has only one command to send at a time. SendAsync returns once the
+// command is queued for the stream and reports the outcome to a callback, so
+// one goroutine keeps many messages on their way, in the order of its calls
+// (the node keeps that order per peer and channel, a Send waiting for queue
+// room included); bound how many it keeps in flight yourself (each holds a
+// command slot until its result).
 //
 // Limits: a RequestBatch carries at most 1024 commands (the protocol's
 // limit) and stops taking commands once they reach 1 MiB encoded; what is

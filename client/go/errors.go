@@ -126,6 +126,10 @@ var (
 	// its result arrived. The node may or may not have carried it out; the
 	// SDK does not repeat commands (they are not all idempotent).
 	ErrResultLost = errors.New("switchboard: stream lost before the command's result arrived (the command may or may not have run)")
+	// ErrNotSent: the stream ended before an asynchronous command was
+	// written; it was not sent (SendAsync does not send it on the next
+	// stream, which would put it behind commands queued after it).
+	ErrNotSent = errors.New("switchboard: stream ended before the command was written; it was not sent")
 	// ErrProtocol: the node broke the gateway protocol (a gap in event
 	// numbers, an unexpected message). The client ends with this error.
 	ErrProtocol = errors.New("switchboard: protocol violation")

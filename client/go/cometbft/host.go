@@ -74,9 +74,12 @@ type Stats struct {
 	SendsQueued, SendsNotQueued uint64
 	// DecodeErrors counts messages that did not decode; each stopped its peer.
 	DecodeErrors uint64
+	// SendsLost counts messages a hosted peer's Send accepted that the node
+	// then did not queue while the connection lived; each stopped its peer.
+	SendsLost uint64
 }
 
-type counters struct{ queued, notQueued, decodeErrors atomic.Uint64 }
+type counters struct{ queued, notQueued, decodeErrors, sendsLost atomic.Uint64 }
 
 func (c *counters) sent(queued bool) {
 	if queued {
@@ -349,7 +352,7 @@ func (h *Host) Err() error {
 
 // Stats reports the host's counters.
 func (h *Host) Stats() Stats {
-	return Stats{SendsQueued: h.metrics.queued.Load(), SendsNotQueued: h.metrics.notQueued.Load(), DecodeErrors: h.metrics.decodeErrors.Load()}
+	return Stats{SendsQueued: h.metrics.queued.Load(), SendsNotQueued: h.metrics.notQueued.Load(), DecodeErrors: h.metrics.decodeErrors.Load(), SendsLost: h.metrics.sendsLost.Load()}
 }
 
 func (h *Host) fail(err error) {

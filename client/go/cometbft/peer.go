@@ -1,10 +1,13 @@
 package cometbft
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +27,17 @@ import (
 // behaviour when a peer reads slowly.
 const SendTimeout = 10 * time.Second
 
+// A hosted peer's send window per channel: the messages its Send accepted
+// that the node has not answered yet. 64 messages keep a peer's gossip busy
+// across a round trip to the node (the mempool sends a tx at a time, ~0.1 ms
+// each in process, against a round trip of 0.3 ms or more); 1 MiB bounds
+// what a peer's channel holds in flight when its messages are large (block
+// parts: 16). A message larger than that goes alone.
+const (
+	MaxSendsInFlight     = 64
+	MaxSendBytesInFlight = 1 << 20
+)
+
 // peer is one connection of the Switchboard node, as a p2p.Peer that every
 // hosted reactor shares. It is running from its first InitPeer until the
 // connection is removed (by the node, or by a hosted reactor through the
@@ -41,6 +55,9 @@ type peer struct {
 	created    time.Time
 
 	removalFailed atomic.Bool
+	// windows holds a send window per channel of the hosted reactors
+	// (read-only after newPeer).
+	windows map[byte]*sendWindow
 }
 
 var _ p2p.Peer = (*peer)(nil)
@@ -53,6 +70,10 @@ func newPeer(h *Host, info switchboard.PeerInfo) *peer {
 		nodeInfo: nodeInfoFromSDK(info.NodeInfo),
 		data:     cmap.NewCMap(),
 		created:  time.Now(),
+		windows:  make(map[byte]*sendWindow, len(h.byChannel)),
+	}
+	for ch := range h.byChannel {
+		p.windows[ch] = newSendWindow()
 	}
 	p.remoteAddr = tcpAddr(info.RemoteAddress)
 	if na, err := p2p.NewNetAddressString(info.SocketAddress); err == nil {
@@ -106,6 +127,11 @@ func (p *peer) FlushStop() {
 	if c == nil {
 		return
 	}
+	// Sends go on their channel's stream and the flush on another: the flush
+	// must not overtake messages Send accepted before it.
+	for _, win := range p.windows {
+		win.drain(p.host.ctx, SendTimeout)
+	}
 	ctx, cancel := context.WithTimeout(p.host.ctx, 2*SendTimeout)
 	defer cancel()
 	if err := c.FlushStopPeer(ctx, p.sb); err != nil {
@@ -135,45 +161,206 @@ func (p *peer) Status() cmtconn.ConnectionStatus {
 
 func (p *peer) SocketAddr() *p2p.NetAddress { return p.socketAddr }
 
-// Send queues the message on the node, waiting up to SendTimeout for room,
-// and reports whether it was queued, as CometBFT's Peer.Send does. A channel
-// the peer does not have is refused by the node (not queued).
-func (p *peer) Send(e p2p.Envelope) bool { return p.send(e, true) }
-
-// TrySend queues the message only if there is room now.
-func (p *peer) TrySend(e p2p.Envelope) bool { return p.send(e, false) }
-
-func (p *peer) send(e p2p.Envelope, wait bool) bool {
-	if !p.IsRunning() {
+// Send hands the message to the node without waiting for the node's answer,
+// as CometBFT's Peer.Send hands it to the connection's send queue: it waits
+// (up to SendTimeout) only for room in the peer's send window on this
+// channel, the messages on their way to the node and not yet answered
+// (MaxSendsInFlight, MaxSendBytesInFlight). It returns false when the window
+// stayed full, the peer does not have the channel, or the message is larger
+// than the channel accepts; true means the message goes out unless the
+// connection ends. So a goroutine that sends keeps many messages on their
+// way, as an in-process one does, instead of one per round trip.
+//
+// The node may still fail to queue a message that Send accepted (its queue
+// for the peer stayed full for MaxSendTimeout, or the stream to the node
+// broke around it); then the reactor believes sent what the peer will not
+// get, so the host stops the peer for error, as a connection that failed
+// under CometBFT's send queue would be stopped, and the node redials it if
+// it is persistent. A peer the node removed meanwhile needs nothing: its
+// RemovePeer is on its way.
+func (p *peer) Send(e p2p.Envelope) bool {
+	c, bz, ok := p.prepareSend(e)
+	if !ok {
 		return false
 	}
-	c := p.host.clientFor(e.ChannelID)
-	if c == nil {
+	win := p.windows[e.ChannelID]
+	if !win.take(p.host.ctx, len(bz), SendTimeout) {
+		p.host.metrics.sent(false)
 		return false
 	}
-	msg := e.Message
-	if w, ok := msg.(p2p.Wrapper); ok {
-		msg = w.Wrap()
-	}
-	bz, err := proto.Marshal(msg)
+	// The context bounds only the wait for a command slot and an attached
+	// stream (while the host re-attaches), as CometBFT's send timeout would.
+	ctx, cancel := context.WithTimeout(p.host.ctx, SendTimeout)
+	err := c.SendAsync(ctx, p.sb, e.ChannelID, bz, switchboard.MaxSendTimeout, func(queued bool, err error) {
+		win.give(len(bz))
+		p.host.metrics.sent(queued)
+		if !queued {
+			p.sendFailed(e.ChannelID, err)
+		}
+	})
+	cancel()
 	if err != nil {
-		p.Logger.Error("marshaling message to send", "err", err)
+		win.give(len(bz))
+		p.Logger.Debug("send", "channel", e.ChannelID, "err", err)
+		p.host.metrics.sent(false)
+		return false
+	}
+	return true
+}
+
+// TrySend queues the message only if the node has room for it now; it waits
+// for the node's answer (CometBFT's TrySend says whether it was queued, and
+// its callers act on it: blocksync answers a request or not).
+func (p *peer) TrySend(e p2p.Envelope) bool {
+	c, bz, ok := p.prepareSend(e)
+	if !ok {
 		return false
 	}
 	ctx, cancel := context.WithTimeout(p.host.ctx, SendTimeout)
 	defer cancel()
-	var queued bool
-	if wait {
-		queued, err = c.Send(ctx, p.sb, e.ChannelID, bz)
-	} else {
-		queued, err = c.TrySend(ctx, p.sb, e.ChannelID, bz)
-	}
+	queued, err := c.TrySend(ctx, p.sb, e.ChannelID, bz)
 	if err != nil {
-		p.Logger.Debug("send", "channel", e.ChannelID, "err", err)
+		p.Logger.Debug("try send", "channel", e.ChannelID, "err", err)
 		queued = false
 	}
 	p.host.metrics.sent(queued)
 	return queued
+}
+
+// prepareSend checks what CometBFT's peer checks before queueing (a running
+// peer that has the channel) and what the node would refuse (the channel's
+// message size), and encodes the message as CometBFT's peer does: Wrap,
+// then marshal.
+func (p *peer) prepareSend(e p2p.Envelope) (*switchboard.Client, []byte, bool) {
+	if !p.IsRunning() || !p.hasChannel(e.ChannelID) {
+		return nil, nil, false
+	}
+	w := p.host.byChannel[e.ChannelID]
+	if w == nil {
+		return nil, nil, false
+	}
+	c := w.currentClient()
+	if c == nil {
+		return nil, nil, false
+	}
+	msg := e.Message
+	if wr, ok := msg.(p2p.Wrapper); ok {
+		msg = wr.Wrap()
+	}
+	bz, err := proto.Marshal(msg)
+	if err != nil {
+		p.Logger.Error("marshaling message to send", "err", err)
+		return nil, nil, false
+	}
+	if d, ok := w.channel(e.ChannelID); ok && d.RecvMessageCapacity > 0 && len(bz) > d.RecvMessageCapacity {
+		p.Logger.Error("message larger than its channel accepts", "channel", e.ChannelID, "bytes", len(bz), "limit", d.RecvMessageCapacity)
+		p.host.metrics.sent(false)
+		return nil, nil, false
+	}
+	return c, bz, true
+}
+
+func (p *peer) hasChannel(ch byte) bool {
+	return bytes.IndexByte(p.nodeInfo.Channels, ch) >= 0
+}
+
+// sendFailed handles a message that Send accepted and the node did not
+// queue.
+func (p *peer) sendFailed(ch byte, err error) {
+	var ce *switchboard.CommandError
+	switch {
+	case errors.As(err, &ce) && (ce.Reason == switchboard.ReasonPeerRemoved || ce.Reason == switchboard.ReasonUnknownPeer):
+		return // the node removed the connection; its RemovePeer follows
+	case errors.Is(err, switchboard.ErrClosed) || errors.Is(err, context.Canceled):
+		return // the host is closing
+	case !p.IsRunning():
+		return
+	}
+	p.host.metrics.sendsLost.Add(1)
+	reason := fmt.Errorf("a message on channel %#x that Send had accepted was not queued on the Switchboard node (%v); stopping the peer, which would otherwise miss it", ch, sendFailure(err))
+	p.Logger.Info("Stopping a peer that missed a message", "channel", ch, "err", sendFailure(err))
+	p.host.sw.StopPeerForError(p, reason)
+}
+
+func sendFailure(err error) string {
+	if err == nil {
+		return fmt.Sprintf("the peer's send queue stayed full for %s", switchboard.MaxSendTimeout)
+	}
+	return err.Error()
+}
+
+// sendWindow bounds the messages one hosted peer has on their way to the
+// node on one channel: sent, not yet answered.
+type sendWindow struct {
+	mu    sync.Mutex
+	n     int
+	bytes int
+	// freed is closed (and replaced) whenever room is given back.
+	freed chan struct{}
+}
+
+func newSendWindow() *sendWindow { return &sendWindow{freed: make(chan struct{})} }
+
+// take waits up to timeout for room for a message of size bytes; a message
+// larger than MaxSendBytesInFlight goes when the window is empty.
+func (s *sendWindow) take(ctx context.Context, size int, timeout time.Duration) bool {
+	var timer *time.Timer
+	for {
+		s.mu.Lock()
+		if s.n == 0 || (s.n < MaxSendsInFlight && s.bytes+size <= MaxSendBytesInFlight) {
+			s.n++
+			s.bytes += size
+			s.mu.Unlock()
+			if timer != nil {
+				timer.Stop()
+			}
+			return true
+		}
+		freed := s.freed
+		s.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(timeout)
+			defer timer.Stop()
+		}
+		select {
+		case <-freed:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// drain waits up to timeout until every message in the window was answered.
+func (s *sendWindow) drain(ctx context.Context, timeout time.Duration) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		n, freed := s.n, s.freed
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-freed:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// give returns a message's room.
+func (s *sendWindow) give(size int) {
+	s.mu.Lock()
+	s.n--
+	s.bytes -= size
+	close(s.freed)
+	s.freed = make(chan struct{})
+	s.mu.Unlock()
 }
 
 func (p *peer) Get(key string) interface{}        { return p.data.Get(key) }

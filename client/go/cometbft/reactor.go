@@ -127,6 +127,16 @@ func (w *reactor) RemovePeer(p p2p.Peer, reason interface{}) {
 }
 
 // queueRemoval hands a RemovePeer call to the dispatch goroutine.
+// channel is the descriptor w registered for channel ch.
+func (w *reactor) channel(ch byte) (switchboard.ChannelDescriptor, bool) {
+	for _, d := range w.channels {
+		if d.ID == ch {
+			return d, true
+		}
+	}
+	return switchboard.ChannelDescriptor{}, false
+}
+
 func (w *reactor) queueRemoval(p *peer, reason interface{}) {
 	w.mu.Lock()
 	w.removals = append(w.removals, removal{p, reason})

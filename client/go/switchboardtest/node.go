@@ -20,6 +20,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -188,8 +189,15 @@ func (n *Node) Stop() {
 	n.pushLocked(&gatewayv1.Event{Kind: &gatewayv1.Event_OnStop{OnStop: &gatewayv1.OnStop{}}})
 }
 
+// peerInfo describes a peer that speaks the attached reactor's protocol: its
+// NodeInfo advertises the reactor's channels (n.mu held).
 func (n *Node) peerInfo(p switchboard.Peer) *gatewayv1.PeerInfo {
-	return &gatewayv1.PeerInfo{PeerId: p.ID, ConnectionId: p.ConnectionID, Outbound: true, NodeInfo: &gatewayv1.NodeInfo{NodeId: p.ID, Network: n.info.GetNetwork()}}
+	chs := make([]byte, 0, len(n.channels))
+	for ch := range n.channels {
+		chs = append(chs, ch)
+	}
+	slices.Sort(chs)
+	return &gatewayv1.PeerInfo{PeerId: p.ID, ConnectionId: p.ConnectionID, Outbound: true, NodeInfo: &gatewayv1.NodeInfo{NodeId: p.ID, Network: n.info.GetNetwork(), Channels: chs}}
 }
 
 // Attach serves one reactor's stream.
