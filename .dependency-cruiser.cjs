@@ -15,9 +15,16 @@ module.exports = {
     {
       name: "p2p-below-gateway",
       severity: "error",
-      comment: "p2p/ must not depend on the gRPC gateway or the CLI.",
+      comment: "p2p/ must not depend on the gRPC gateway, the config layer or the CLI.",
       from: { path: "^server/src/p2p/" },
-      to: { path: "^server/src/(gateway|cli|main)" },
+      to: { path: "^server/src/(gateway|config|cli|main)" },
+    },
+    {
+      name: "gateway-below-config",
+      severity: "error",
+      comment: "config/ imports the defaults the gateway owns (gateway/defaults.ts), never the reverse: the gateway gets its config as arguments.",
+      from: { path: "^server/src/(gateway|util)/" },
+      to: { path: "^server/src/(config|cli|main)" },
     },
     {
       name: "client-never-imports-server",
