@@ -15,7 +15,7 @@ import { isAbsolute, join } from "node:path";
 import type { Logger } from "pino";
 import { NODE_KEY_FILE } from "./config/defaults.js";
 import { createLogger } from "./config/logger.js";
-import type { GatewayConfig, SwitchboardConfig } from "./config/schema.js";
+import type { GrpcSectionConfig, SwitchboardConfig } from "./config/schema.js";
 import { noopMetrics, type Metrics } from "./metrics/metrics.js";
 import { pexMetrics } from "./metrics/pex.js";
 import { type PrometheusMetrics, createPrometheusMetrics } from "./metrics/prometheus.js";
@@ -55,7 +55,7 @@ export interface NodeGateway {
 
 /** What the node hands the gateway when it builds it. */
 export interface GatewayContext {
-  readonly config: GatewayConfig;
+  readonly config: GrpcSectionConfig;
   /** The node's home: relative paths in the config resolve against it. */
   readonly home: string;
   readonly nodeId: string;

@@ -10,6 +10,8 @@ export {
   envVarName,
   flagName,
   type GatewayConfig,
+  type GatewayFiles,
+  type GrpcSectionConfig,
   type GrpcListenAddress,
   type HostPort,
   type InstrumentationConfig,

@@ -4,6 +4,7 @@
  * names, the `init` template and CONFIG.md are all derived from this table.
  */
 import { hostname } from "node:os";
+import type { GatewayConfig, GatewayFiles } from "../gateway/gateway.js";
 import type { NetAddress } from "../p2p/net-address.js";
 import * as D from "./defaults.js";
 import {
@@ -30,6 +31,7 @@ import {
 } from "./values.js";
 
 export type { GrpcListenAddress, HostPort } from "./values.js";
+export type { GatewayConfig, GatewayFiles } from "../gateway/gateway.js";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -77,33 +79,14 @@ export interface P2PSectionConfig {
   readonly acceptBurstPerIp: number;
 }
 
-/** The `[grpc]` section, handed to the gateway as it is. */
-export interface GatewayConfig {
-  /** Where the gRPC server listens, as written (validated): `tcp://HOST:PORT`, `HOST:PORT` or `unix:///PATH`. */
-  readonly laddr: string;
-  /** {@link laddr}, parsed. */
+/**
+ * The `[grpc]` section, handed to the gateway as it is: the gateway declares
+ * its config and files (`gateway/gateway.ts`); `listenAddress` is `laddr`
+ * parsed, for the CLI.
+ */
+export interface GrpcSectionConfig extends GatewayConfig, GatewayFiles {
+  /** {@link GatewayConfig.laddr}, parsed. */
   readonly listenAddress: GrpcListenAddress;
-  /** Reactors the node waits for before starting the Switch. */
-  readonly reactors: readonly string[];
-  /** How long to wait for them. */
-  readonly registrationTimeoutMs: number;
-  /** Events queued per reactor stream, at most. */
-  readonly eventQueueMaxMessages: number;
-  /** Bytes of events queued per reactor stream, at most. */
-  readonly eventQueueMaxBytes: number;
-  /** What to do when a queue is full, unless a reactor chose otherwise. */
-  readonly defaultOverflowPolicy: OverflowPolicy;
-  /** How long a dropped stream may come back and resume; 0 disables resuming. */
-  readonly resumeWindowMs: number;
-  /** Largest gRPC message, either way. */
-  readonly maxMessageBytes: number;
-  /** PEM certificate chain for TLS; "" for none. */
-  readonly tlsCertFile: string;
-  readonly tlsKeyFile: string;
-  /** PEM CA for mutual TLS; "" for none. */
-  readonly tlsClientCaFile: string;
-  /** Credentials file; "" for no authentication. */
-  readonly credentialsFile: string;
 }
 
 export interface InstrumentationConfig {
@@ -123,7 +106,7 @@ export interface SwitchboardConfig {
   readonly logFormat: LogFormat;
   readonly node: NodeSectionConfig;
   readonly p2p: P2PSectionConfig;
-  readonly grpc: GatewayConfig;
+  readonly grpc: GrpcSectionConfig;
   readonly instrumentation: InstrumentationConfig;
 }
 

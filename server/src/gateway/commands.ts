@@ -6,7 +6,7 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 import { type Command, type CommandResult, ErrorReason } from "../gen/switchboard/gateway/v1/gateway.js";
 import { parseNetAddress } from "../p2p/net-address.js";
 import type { Peer } from "../p2p/peer.js";
-import type { Switch } from "../p2p/switch.js";
+import type { SwitchApi } from "../p2p/switch-api.js";
 import { GatewayError, failedPrecondition, invalidField, notFound } from "./errors.js";
 import { peerInfoOf, peerStatusOf } from "./convert.js";
 import type { RemoteReactor } from "./remote-reactor.js";
@@ -16,7 +16,7 @@ export const MAX_PEER_DATA_KEY_LENGTH = 256;
 /**
  * Largest value a remote reactor may store per key: 63 KiB, so that a
  * SetPeerData command with the longest key still fits the 64 KiB the node
- * decodes for commands that carry no message payload (screen.ts).
+ * decodes for commands that carry no message payload (request-screen.ts).
  */
 export const MAX_PEER_DATA_VALUE_BYTES = 63 * 1024;
 /** Longest wait a Send may ask for. */
@@ -28,12 +28,17 @@ export type CommandOutcome = NonNullable<CommandResult["kind"]>;
 const SEND_QUEUED: CommandOutcome = Object.freeze({ $case: "send", value: Object.freeze({ queued: true }) });
 const SEND_NOT_QUEUED: CommandOutcome = Object.freeze({ $case: "send", value: Object.freeze({ queued: false }) });
 
-interface Ctx {
+/**
+ * What a command runs against: the reactor that sent it, and the Switch as
+ * that reactor sees it (what `setSwitch` handed it: the contract every
+ * in-process reactor gets, nothing more).
+ */
+export interface CommandContext {
   readonly rr: RemoteReactor;
-  readonly sw: Switch;
+  readonly sw: SwitchApi;
 }
 
-function resolvePeer(ctx: Ctx, connectionId: string, peerId: string, field: string): Peer {
+function resolvePeer(ctx: CommandContext, connectionId: string, peerId: string, field: string): Peer {
   if (connectionId !== "") {
     const p = ctx.rr.connection(connectionId);
     if (p === undefined) {
@@ -51,7 +56,7 @@ function resolvePeer(ctx: Ctx, connectionId: string, peerId: string, field: stri
   return p;
 }
 
-function checkChannel(ctx: Ctx, channelId: number, size: number, field: string): void {
+function checkChannel(ctx: CommandContext, channelId: number, size: number, field: string): void {
   const ch = ctx.rr.channel(channelId);
   if (ch === undefined) {
     throw failedPrecondition(ErrorReason.ERROR_REASON_CHANNEL_NOT_REGISTERED, `${field}.channel_id: channel 0x${channelId.toString(16)} is not registered by reactor "${ctx.rr.name}"`);
@@ -89,7 +94,7 @@ function decodeStored(value: unknown): Uint8Array {
  * a microtask per command on the hot path, without changing what happens: a
  * Send with room is queued at once either way.
  */
-export function runCommand(ctx: Ctx, cmd: Command): CommandOutcome | Promise<CommandOutcome> {
+export function runCommand(ctx: CommandContext, cmd: Command): CommandOutcome | Promise<CommandOutcome> {
   const k = cmd.kind;
   if (k === undefined) throw invalidField("command.kind", "not set");
   switch (k.$case) {

@@ -1,6 +1,6 @@
 /**
  * Typed errors of the gateway. Each maps to exactly one gRPC status code in
- * `status.ts`; nothing else crosses the gRPC boundary.
+ * `status-mapping.ts`; nothing else crosses the gRPC boundary.
  */
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { ErrorReason } from "../gen/switchboard/gateway/v1/gateway.js";

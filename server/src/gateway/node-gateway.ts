@@ -10,16 +10,8 @@ import { setLogger } from "@grpc/grpc-js";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "pino";
 import type { Switch } from "../p2p/switch.js";
-import { Gateway, type GatewayConfig } from "./gateway.js";
+import { Gateway, type GatewayConfig, type GatewayFiles } from "./gateway.js";
 import { type GatewaySecurity, GatewaySecurityError, parseCredentials } from "./security.js";
-
-/** The config keys of the gateway's TLS and credentials files ("" = unset). */
-export interface GatewayFiles {
-  readonly tlsCertFile: string;
-  readonly tlsKeyFile: string;
-  readonly tlsClientCaFile: string;
-  readonly credentialsFile: string;
-}
 
 async function readConfigured(home: string, key: string, path: string): Promise<Buffer> {
   const full = isAbsolute(path) ? path : join(home, path);
@@ -154,7 +146,7 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
       registers: [registry],
       collect() {
         this.reset();
-        for (const [name, rr] of reactors()) this.set({ reactor: name }, rr.commandsInProgress);
+        for (const [name, n] of gateway?.commandsInProgress() ?? []) this.set({ reactor: name }, n);
       },
     });
     new Gauge({

@@ -15,10 +15,24 @@
  * grpc.health.v1's HealthListResponse). {@link fixDescriptor} corrects both,
  * with @bufbuild/protobuf's own descriptor messages.
  */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { type DescriptorProto, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { type PackageDefinition, loadSync } from "@grpc/proto-loader";
 import { protoPath as HEALTH_PROTO_PATH } from "grpc-health-check";
+
+/** Finds the repository's (or the image's) `proto/` directory for reflection. */
+export function findProtoDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, "proto");
+    if (existsSync(join(candidate, "switchboard/gateway/v1/gateway.proto"))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error("cannot find proto/switchboard/gateway/v1/gateway.proto for server reflection");
+}
 
 /** A definition for the ReflectionService: every file of `protoFiles` and their imports, plus grpc.health.v1. */
 export function reflectionDefinition(protoFiles: readonly string[], includeDirs: readonly string[]): PackageDefinition {

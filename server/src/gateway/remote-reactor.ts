@@ -157,12 +157,6 @@ export class RemoteReactor implements Reactor {
   private readonly recentlyRemoved = new Set<string>();
   private readonly blockWaiters: { readonly entry: Entry; readonly resolve: () => void }[] = [];
   private readonly channelById = new Map<number, RemoteChannel>();
-  /**
-   * Commands of this reactor's streams that are waiting to complete (a Send
-   * waiting for queue room, a Broadcast); each stream allows
-   * MAX_INFLIGHT_COMMANDS_PER_STREAM. Maintained by the gateway.
-   */
-  commandsInProgress = 0;
 
   /** How many removed connection IDs are remembered (at most {@link RECENTLY_REMOVED_MAX}). */
   get removedConnectionsRemembered(): number {
@@ -196,6 +190,15 @@ export class RemoteReactor implements Reactor {
 
   setSwitch(sw: SwitchApi): void {
     this.sw = sw;
+  }
+
+  /**
+   * What the Switch handed this reactor in `setSwitch`: the same contract an
+   * in-process reactor gets, and all that the reactor's commands may use.
+   */
+  get switchApi(): SwitchApi {
+    if (this.sw === null) throw new Error(`reactor "${this.name}" has not been added to a Switch`);
+    return this.sw;
   }
 
   onStart(): void {

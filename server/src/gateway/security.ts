@@ -19,7 +19,11 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { PeerCertificate } from "node:tls";
 import { isIP } from "node:net";
+import { type Metadata, status as GrpcStatus } from "@grpc/grpc-js";
+import type { Logger } from "pino";
 import { parse as parseToml } from "smol-toml";
+import { ErrorReason } from "../gen/switchboard/gateway/v1/gateway.js";
+import { GatewayError } from "./errors.js";
 
 /** A credential: any of these tokens or certificate identities. */
 export interface CredentialSpec {
@@ -183,4 +187,52 @@ export function bearerToken(values: readonly (string | Buffer)[]): string | null
     if (m?.[1] !== undefined) return m[1];
   }
   return null;
+}
+
+/** The parts of a grpc-js call that tell who is calling. */
+export interface CallerCall {
+  readonly metadata: Metadata;
+  getAuthContext(): { readonly sslPeerCertificate?: PeerCertificate } | null;
+  getPeer(): string;
+}
+
+/**
+ * The gateway's checks on every call: who is calling (authentication), and
+ * whether they may do what they ask (authorisation). Refusals are logged
+ * without secrets and thrown as GatewayErrors.
+ */
+export class GatewayAuth {
+  constructor(
+    private readonly credentials: GatewayCredentials | null,
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * The caller's identity: null when no credentials are configured (anyone
+   * local may call); throws UNAUTHENTICATED when they are and none match.
+   */
+  identify(call: CallerCall): Identity | null {
+    const creds = this.credentials;
+    if (creds === null) return null;
+    const identity = authenticate(creds, bearerToken(call.metadata.get("authorization")), call.getAuthContext()?.sslPeerCertificate);
+    if (identity === null) {
+      this.logger.warn({ peer: call.getPeer() }, "gRPC call refused: missing or invalid credentials");
+      throw new GatewayError(GrpcStatus.UNAUTHENTICATED, ErrorReason.ERROR_REASON_UNSPECIFIED, "missing or invalid credentials (authorization: Bearer <token>, or a client certificate)");
+    }
+    return identity;
+  }
+
+  /** Throws PERMISSION_DENIED unless `identity` holds the admin credential (or no credentials are configured). */
+  requireAdmin(identity: Identity | null, what: string, peer: string): void {
+    if (identity === null || identity.admin) return;
+    this.logger.warn({ peer, via: identity.via, what }, "gRPC call refused: admin credential required");
+    throw new GatewayError(GrpcStatus.PERMISSION_DENIED, ErrorReason.ERROR_REASON_UNSPECIFIED, `${what} needs the admin credential`);
+  }
+
+  /** Throws PERMISSION_DENIED unless `identity` may register reactor `name` (always, without credentials). */
+  requireReactor(identity: Identity | null, name: string, log: Logger): void {
+    if (identity === null || identity.reactors.has(name)) return;
+    log.warn({ reactor: name, via: identity.via }, "registration refused: credentials do not cover this reactor");
+    throw new GatewayError(GrpcStatus.PERMISSION_DENIED, ErrorReason.ERROR_REASON_UNSPECIFIED, `these credentials may not register reactor "${name}"`);
+  }
 }

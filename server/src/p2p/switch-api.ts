@@ -3,6 +3,7 @@
  * so that reactors depend on the contract, not on the Switch class.
  */
 import type { NodeInfo } from "../wire/node-info.js";
+import type { NetAddress } from "./net-address.js";
 import type { Peer } from "./peer.js";
 
 /** A read-only snapshot of the connected peers. */
@@ -61,6 +62,12 @@ export interface SwitchApi {
    * Asking again while it is under way changes nothing.
    */
   flushStopPeer(peer: Peer): Promise<void>;
+  /**
+   * Makes these peers persistent from now on (CometBFT's
+   * `AddPersistentPeers`): redialled on the reconnect schedule whenever they
+   * go away. Our own node ID is ignored. Dials none of them by itself.
+   */
+  addPersistentPeers(addresses: readonly NetAddress[]): void;
   /** Dials `id@host:port` addresses in the background, after a random delay each. Invalid addresses are reported at once. */
   dialPeersAsync(addresses: readonly string[]): void;
   /** Dials one peer; resolves once it has been added, rejects with why not. */

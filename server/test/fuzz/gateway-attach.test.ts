@@ -19,7 +19,7 @@ import { concatBytes } from "../../../fuzz/targets/common.js";
 import { AttachRequest, AttachResponse, type Command, OverflowPolicy } from "../../src/gen/switchboard/gateway/v1/gateway.js";
 import { runCommand } from "../../src/gateway/commands.js";
 import type { RemoteReactor } from "../../src/gateway/remote-reactor.js";
-import { toCommandError } from "../../src/gateway/status.js";
+import { toCommandError } from "../../src/gateway/status-mapping.js";
 import type { Switch } from "../../src/p2p/switch.js";
 import { AttachClient } from "../gateway/attach-client.js";
 import { type GatewayNode, createGatewayNode } from "../gateway/support.js";

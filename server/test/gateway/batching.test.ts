@@ -7,9 +7,9 @@
 import { Client, type ServiceError, credentials, status as GrpcStatus } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { AttachRequest, AttachResponse, type Command, ErrorReason, OverflowPolicy } from "../../src/gen/switchboard/gateway/v1/gateway.js";
-import { MAX_INFLIGHT_COMMANDS_PER_STREAM } from "../../src/gateway/gateway.js";
+import { MAX_INFLIGHT_COMMANDS_PER_STREAM } from "../../src/gateway/attach-stream.js";
 import { MAX_RESULT_BATCH_BYTES } from "../../src/gateway/results.js";
-import { MAX_BATCH_COMMANDS, MAX_LARGE_REQUEST_COMMANDS } from "../../src/gateway/screen.js";
+import { MAX_BATCH_COMMANDS, MAX_LARGE_REQUEST_COMMANDS } from "../../src/gateway/request-screen.js";
 import { until } from "../support/nodes.js";
 import { AttachClient } from "./attach-client.js";
 import { type GatewayNode, type createGatewayNode, gatewayFixtures } from "./support.js";
@@ -238,7 +238,7 @@ describe("batch limits", () => {
     await sleep(100);
     for (const id of second.slice(0, done)) expect(ca.results.has(id)).toBe(false);
     // The gauge behind `<ns>_gateway_commands_in_progress` sees the full stream.
-    expect(a.gw.remoteReactors().get("app")?.commandsInProgress).toBe(MAX_INFLIGHT_COMMANDS_PER_STREAM);
+    expect(a.gw.commandsInProgress().get("app")).toBe(MAX_INFLIGHT_COMMANDS_PER_STREAM);
     for (const id of second.slice(done)) {
       expect(ca.results.get(id)?.error).toMatchObject({ code: GrpcStatus.RESOURCE_EXHAUSTED, reason: ErrorReason.ERROR_REASON_TOO_MANY_COMMANDS });
       expect(ca.results.get(id)?.error?.message).toMatch(new RegExp(`more than ${MAX_INFLIGHT_COMMANDS_PER_STREAM} commands in progress`));

@@ -12,7 +12,8 @@ import { type ServiceError, credentials, Metadata, status as GrpcStatus } from "
 import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NodeServiceClient, ReactorGatewayServiceClient } from "../../src/gen/switchboard/gateway/v1/gateway.js";
-import { ATTACH_REFUSAL_WAIT_MS, DEFAULT_GATEWAY_CONFIG, Gateway } from "../../src/gateway/gateway.js";
+import { ATTACH_REFUSAL_WAIT_MS } from "../../src/gateway/attach-stream.js";
+import { DEFAULT_GATEWAY_CONFIG, Gateway } from "../../src/gateway/gateway.js";
 import { loadGatewaySecurity } from "../../src/gateway/node-gateway.js";
 import { GatewaySecurityError, type GatewaySecurity, digestToken, isLocalOnly, parseCredentials } from "../../src/gateway/security.js";
 import { generateNodeKey } from "../../src/p2p/node-key.js";

@@ -237,6 +237,10 @@ export class FakeSwitch implements SwitchApi {
     return { outbound, inbound, dialing: this.extra.dialing + this.inFlight };
   }
 
+  addPersistentPeers(): void {
+    throw new Error("not used by the PEX reactor");
+  }
+
   broadcast(): Promise<readonly BroadcastResult[]> {
     return Promise.resolve([]);
   }

@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { AttachRequest, type Command } from "../../src/gen/switchboard/gateway/v1/gateway.js";
-import { MAX_BATCH_COMMANDS, MAX_BATCH_PART_BYTES, MAX_CONTROL_MESSAGE_BYTES, MAX_LARGE_REQUEST_COMMANDS, screenAttachRequest } from "../../src/gateway/screen.js";
+import { MAX_BATCH_COMMANDS, MAX_BATCH_PART_BYTES, MAX_CONTROL_MESSAGE_BYTES, MAX_LARGE_REQUEST_COMMANDS, screenAttachRequest } from "../../src/gateway/request-screen.js";
 
 const send = (requestId: bigint, size: number): Command => ({ requestId, kind: { $case: "send", value: { connectionId: "c1", peerId: "p".repeat(40), channelId: 0x40, message: new Uint8Array(size), timeoutMs: 0 } } });
 const batch = (commands: Command[], ack?: bigint, credit?: { messages: number; bytes: bigint }): Uint8Array =>
