@@ -193,7 +193,14 @@ export interface NetworkOptions {
   readonly config: Readonly<Record<string, TomlValue>>;
   /** Serve Go's pprof from every CometBFT node and Prometheus metrics from every Switchboard node (free ports). */
   readonly profiling?: boolean;
+  /**
+   * How a hosted validator's reactors reach their Switchboard node: loopback
+   * TCP (default) or a Unix domain socket in the Switchboard node's home.
+   */
+  readonly gateway?: GatewayTransport;
 }
+
+export type GatewayTransport = "tcp" | "unix";
 
 export class Network {
   private readonly procs: Proc[] = [];
@@ -206,7 +213,17 @@ export class Network {
     readonly validators: readonly Validator[],
     private readonly bins: Binaries,
     private readonly label: string,
+    readonly gateway: GatewayTransport,
   ) {}
+
+  /** Where v's Switchboard node serves its gateway: [its --grpc.laddr, the SDK's target]. */
+  private gatewayAddress(v: Validator): [string, string] {
+    if (this.gateway === "unix") {
+      const path = join(this.dir, `switchboard${v.index}`, "gateway.sock");
+      return [`unix://${path}`, `unix://${path}`];
+    }
+    return [`tcp://127.0.0.1:${v.grpcPort!}`, `127.0.0.1:${v.grpcPort!}`];
+  }
 
   /** Writes the homes (nothing runs yet). */
   static async create(bins: Binaries, o: NetworkOptions): Promise<Network> {
@@ -253,7 +270,7 @@ export class Network {
         });
         await writeFile(path, text);
       }
-      return new Network(dir, genesis.chain_id, validators, bins, o.label);
+      return new Network(dir, genesis.chain_id, validators, bins, o.label, o.gateway ?? "tcp");
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw err;
@@ -295,7 +312,7 @@ export class Network {
           "--p2p.laddr",
           `tcp://127.0.0.1:${v.p2pPort}`,
           "--grpc.laddr",
-          `tcp://127.0.0.1:${v.grpcPort!}`,
+          this.gatewayAddress(v)[0],
           "--grpc.reactors",
           HOSTED_REACTORS,
           "--p2p.persistent_peers",
@@ -313,11 +330,12 @@ export class Network {
     const deadline = Date.now() + timeoutMs;
     for (const v of this.validators) {
       if (v.kind !== "hosted") continue;
-      await this.waitFor(`v${v.index}'s gateway`, deadline, async () => (await portOpen(v.grpcPort!)) || undefined);
+      const [laddr, target] = this.gatewayAddress(v);
+      await this.waitFor(`v${v.index}'s gateway`, deadline, async () => (await listening(laddr)) || undefined);
       const p = spawnLogged(
         `v${v.index} cometbft-switchboard`,
         this.bins.host,
-        ["start", "--home", v.home, "--switchboard.grpc", `127.0.0.1:${v.grpcPort!}`, "--proxy_app", "kvstore", "--rpc.laddr", `tcp://127.0.0.1:${v.rpcPort}`],
+        ["start", "--home", v.home, "--switchboard.grpc", target, "--proxy_app", "kvstore", "--rpc.laddr", `tcp://127.0.0.1:${v.rpcPort}`],
         this.logPath(v, "cometbft-switchboard"),
       );
       this.procs.push(p);
@@ -389,9 +407,10 @@ export class Network {
   }
 }
 
-function portOpen(port: number): Promise<boolean> {
+/** True when something accepts connections at a `tcp://127.0.0.1:PORT` or `unix://PATH` address. */
+function listening(laddr: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect(port, "127.0.0.1");
+    const s = laddr.startsWith("unix://") ? connect({ path: laddr.slice("unix://".length) }) : connect(Number(laddr.slice(laddr.lastIndexOf(":") + 1)), "127.0.0.1");
     s.setTimeout(1_000, () => {
       s.destroy();
       resolve(false);

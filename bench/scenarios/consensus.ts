@@ -30,7 +30,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { cpuByProcess, cpuSpent } from "../lib/cpu.js";
-import { type Binaries, Network, type RpcHeader, type Validator, type ValidatorKind, rpcCall } from "../lib/cometbft-net.js";
+import { type Binaries, type GatewayTransport, Network, type RpcHeader, type Validator, type ValidatorKind, rpcCall } from "../lib/cometbft-net.js";
 import { median } from "../lib/stats.js";
 import { WsClient } from "../lib/ws.js";
 
@@ -425,6 +425,13 @@ function byRole(spent: Record<string, number> | null, per: number): Record<strin
   return out;
 }
 
+/** The hosted validators' gateway transport, from BENCH_GATEWAY (tcp, the default, or unix). */
+export function gatewayTransport(): GatewayTransport {
+  const v = process.env["BENCH_GATEWAY"] ?? "tcp";
+  if (v !== "tcp" && v !== "unix") throw new Error(`BENCH_GATEWAY=${v}: use tcp or unix`);
+  return v;
+}
+
 /** Runs the three phases on a fresh network of `kind`. `log` gets progress lines; `onLadder` is called as the max-rate phase starts (bench/tools/consensus-profile.ts). */
 export async function consensusNetwork(
   bins: Binaries,
@@ -441,6 +448,8 @@ export async function consensusNetwork(
     config: { "consensus.timeout_commit": p.timeoutCommit, ...(p.mempoolSize === null ? {} : { "mempool.size": p.mempoolSize }) },
     // BENCH_PROFILE=1: pprof on every CometBFT node, Prometheus on every Switchboard node (ports in the log).
     profiling: process.env["BENCH_PROFILE"] !== undefined,
+    // BENCH_GATEWAY=unix: the hosted validators' reactors reach their node over a Unix domain socket.
+    gateway: gatewayTransport(),
   });
   for (const v of net.validators) {
     if (v.pprofPort !== null) log(`${label}: v${v.index} (${v.kind}) pprof http://127.0.0.1:${v.pprofPort}/debug/pprof/${v.metricsPort === null ? "" : `, metrics http://127.0.0.1:${v.metricsPort}/metrics`}`);
