@@ -1,5 +1,6 @@
 /**
- * Wire interop with a real CometBFT v0.38 node (issue "Wire protocol").
+ * Wire interop with a real CometBFT node of one release line (issues "Wire protocol" and 19): the line is env
+ * COMETBFT_LINE, one of server/test/interop/cometbft-lines.txt; `npm run test:interop:lines` runs every line.
  *
  * One Go node (kvstore, ~500 ms blocks) on the chain `chainId`, two of our Switches, each advertising exactly
  * 0x40 (blocksync) and 0x30 (mempool) through in-process RecordingReactors, with the channel parameters Go's
@@ -14,7 +15,12 @@
  * Go reassembled from us must be byte-identical to what we sent, and every message Go queued for us must be
  * byte-identical to what our reactors received (support/go-log.ts).
  *
- * Needs the binary: `bash scripts/install-cometbft.sh` or COMETBFT_BIN. Takes ~75 s.
+ * The chain is shared by every check, in order: handshakes both ways, /net_info, blocksync (single blocks, then
+ * following the chain block by block from height 1, each compared with /block), mempool txs committed, a large
+ * block (a ~1.5 MB tx we send in ~1500 packets, committed, then fetched back by blocksync in as many packets), the
+ * connections still up past the ping interval, and Go's log agreeing byte for byte.
+ *
+ * Needs the line's binary: `bash scripts/install-cometbft.sh --line LINE`. Takes ~90 s.
  * Set TEST_LOG_LEVEL=debug to see our Switches' logs.
  */
 import { randomBytes } from "node:crypto";
@@ -30,6 +36,7 @@ import type { ChannelDescriptor } from "../../src/wire/mconnection/channel-descr
 import { silentLogger } from "../support/nodes.js";
 import { checkReactorTrace, type ReactorEvent } from "../support/reactor-trace.js";
 import { RecordingReactor } from "../support/recording-reactor.js";
+import { selectedCometBftLine } from "./support/cometbft-lines.js";
 import { CometBftNode, formatGoRfc3339Nano, type RpcBlockResult, txHashHex } from "./support/cometbft-node.js";
 import {
   goPingPong,
@@ -40,8 +47,20 @@ import {
   readGoLog,
 } from "./support/go-log.js";
 
+const cometbft = selectedCometBftLine();
+
 const BLOCKSYNC = 0x40;
 const MEMPOOL = 0x30;
+const PEX = 0x00;
+/**
+ * The Go node's `mempool.max_tx_bytes`: room for the large-block check's tx, which the default (1 MiB) would refuse.
+ * Go sizes its mempool channel's receive capacity from it, and so do we.
+ */
+const MAX_TX_BYTES = 2 * 1024 * 1024;
+/** The large-block check's tx: a block of ~1.5 MB, ~1500 packets of 1024 bytes each way. */
+const LARGE_TX_BYTES = 1_500_000;
+/** Blocks the follow check requests one after the other from height 1, each compared with /block. */
+const FOLLOW_BLOCKS = 6;
 /** As blocksync/reactor.go registers it. */
 const BLOCKSYNC_CHANNEL: ChannelDescriptor = {
   id: BLOCKSYNC,
@@ -50,13 +69,13 @@ const BLOCKSYNC_CHANNEL: ChannelDescriptor = {
   recvBufferCapacity: 50 * 4096,
   recvMessageCapacity: 104_857_605,
 };
-/** As mempool/reactor.go registers it (default max_tx_bytes). */
+/** As mempool/reactor.go registers it: the receive capacity is a Txs message holding one tx of max_tx_bytes. */
 const MEMPOOL_CHANNEL: ChannelDescriptor = {
   id: MEMPOOL,
   priority: 5,
   sendQueueCapacity: 1,
   recvBufferCapacity: 4096,
-  recvMessageCapacity: 1_048_584,
+  recvMessageCapacity: MempoolMessage.encode({ sum: { $case: "txs", value: { txs: [new Uint8Array(MAX_TX_BYTES)] } } }).finish().length,
 };
 /** How long both connections must stay up: past the 60 s ping interval, with room for the pongs. */
 const STAY_UP_MS = 65_000;
@@ -126,6 +145,22 @@ async function nextBlocksync<C extends BlocksyncCase>(
   return find()!;
 }
 
+/** Go's BlockResponse for `height` from `peerId`, at or after index `from` of the reactor's record. */
+async function blockResponseAt(node: OurNode, peerId: string, height: bigint, from: number, timeoutMs = 15_000): Promise<{ bytes: Uint8Array; value: BlocksyncValue<"blockResponse"> }> {
+  const find = (): { bytes: Uint8Array; value: BlocksyncValue<"blockResponse"> } | undefined => {
+    for (const r of node.blocksync.received.slice(from)) {
+      if (r.peerId !== peerId || r.channelId !== BLOCKSYNC) continue;
+      const sum = BlocksyncMessage.decode(r.message).sum;
+      if (sum?.$case === "blockResponse" && sum.value.block?.header?.height === height) return { bytes: r.message, value: sum.value };
+    }
+    return undefined;
+  };
+  await node.blocksync.waitFor(() => find() !== undefined, timeoutMs, `${node.name}: BlockResponse for height ${height} from ${peerId}`);
+  return find()!;
+}
+
+const blockRequest = (height: bigint): Uint8Array => BlocksyncMessage.encode({ sum: { $case: "blockRequest", value: { height } } }).finish();
+
 /** A decoded Block in the shape `/block` prints it (hashes upper-case hex, bytes base64, int64 as strings). */
 function blockAsRpc(block: Block | undefined): unknown {
   const hex = (b: Uint8Array | undefined): string => hexUpper(b ?? new Uint8Array());
@@ -178,7 +213,7 @@ function expectedMempoolBytes(tx: Uint8Array): Uint8Array {
   return Uint8Array.from([0x0a, tx.length + 2, 0x0a, tx.length, ...tx]);
 }
 
-describe("Switchboard ⇄ CometBFT v0.38 (a real node)", () => {
+describe(`Switchboard ⇄ CometBFT ${cometbft.version} (line ${cometbft.line}, a real node)`, () => {
   const chainId = `interop-${randomBytes(4).toString("hex")}`;
   const ours: OurNode[] = [];
   let go: CometBftNode | undefined;
@@ -202,10 +237,11 @@ describe("Switchboard ⇄ CometBFT v0.38 (a real node)", () => {
     a = await startOurNode("a", chainId);
     ours.push(a);
     go = await CometBftNode.start({
+      binary: cometbft.binary,
       chainId,
       moniker: "cometbft-interop",
       persistentPeers: [b.address],
-      configOverrides: { log_level: GO_LOG_LEVEL },
+      configOverrides: { log_level: GO_LOG_LEVEL, "mempool.max_tx_bytes": MAX_TX_BYTES },
     });
     setupDone = true;
   });
@@ -242,13 +278,15 @@ describe("Switchboard ⇄ CometBFT v0.38 (a real node)", () => {
     expect(peer.nodeInfo).toMatchObject({
       nodeId: node.nodeId,
       network: chainId,
-      version: "0.38.25",
+      // What the binary calls itself (`cometbft version`): not always the tag (v0.37.18 says 0.37.16).
+      version: cometbft.reportedVersion,
       moniker: "cometbft-interop",
       listenAddr: `tcp://127.0.0.1:${node.p2pPort}`,
-      channels: [0x40, 0x20, 0x21, 0x22, 0x23, 0x30, 0x38, 0x60, 0x61, 0x00],
       other: { txIndex: "on", rpcAddress: node.rpcUrl.replace("http://", "tcp://") },
     });
-    expect(peer.nodeInfo.protocolVersion).toMatchObject({ p2p: 8n, block: 11n });
+    // Its reactors' channels, PEX included, and the two we share with it.
+    expect(peer.nodeInfo.channels).toEqual(expect.arrayContaining([BLOCKSYNC, MEMPOOL, PEX]));
+    expect(peer.nodeInfo.protocolVersion).toMatchObject({ p2p: cometbft.p2pProtocol, block: 11n });
     for (const r of [ourA.blocksync, ourA.mempool]) {
       const peerEvents = r.events.filter((e) => "peerId" in e && e.kind !== "Receive");
       expect(peerEvents).toEqual([
@@ -380,6 +418,23 @@ describe("Switchboard ⇄ CometBFT v0.38 (a real node)", () => {
     );
   });
 
+  it(`blocksync follow: blocks 1..${FOLLOW_BLOCKS} requested one after the other each equal /block, and chain up`, async () => {
+    const node = need(go, "the Go node");
+    const ourA = need(a, "switch A");
+    const peerA = need(aPeer, "A's peer");
+    await node.waitForHeight(FOLLOW_BLOCKS, 30_000);
+    let previousHash: string | undefined;
+    for (let h = 1n; h <= BigInt(FOLLOW_BLOCKS); h++) {
+      // As a syncing node does: the next request once the previous block is in.
+      const from = ourA.blocksync.received.length;
+      await sendTo(ourA, peerA, BLOCKSYNC, blockRequest(h));
+      const [resp, rpc] = await Promise.all([blockResponseAt(ourA, node.nodeId, h, from), node.block(h)]);
+      expect(blockAsRpc(resp.value.block), `height ${h}`).toEqual(rpcBlockParts(rpc));
+      if (previousHash !== undefined) expect(rpc.block.header.last_block_id.hash, `height ${h} links to ${h - 1n}`).toBe(previousHash);
+      previousHash = rpc.block_id.hash;
+    }
+  });
+
   it("mempool: a Txs message we send on 0x30 is committed", async () => {
     const node = need(go, "the Go node");
     const sends = [
@@ -406,6 +461,30 @@ describe("Switchboard ⇄ CometBFT v0.38 (a real node)", () => {
     for (const [i, { n }] of sends.entries()) {
       expect(messagesGoReceived(log, n.key.id)).toContainEqual({ channelId: MEMPOOL, hex: hexUpper(messages[i]!) });
     }
+  });
+
+  it("a large block: a ~1.5 MB tx we send on 0x30 is committed, and blocksync brings its block back, equal to /block", async () => {
+    const node = need(go, "the Go node");
+    const ourA = need(a, "switch A");
+    const ourB = need(b, "switch B");
+    const peerA = need(aPeer, "A's peer");
+    const peerB = need(bPeer, "B's peer");
+    // kvstore's tx format, key=value, with a value of random hex.
+    const key = `large-${randomBytes(4).toString("hex")}=`;
+    const tx = Buffer.from(key + randomBytes(Math.ceil(LARGE_TX_BYTES / 2)).toString("hex").slice(0, LARGE_TX_BYTES - key.length));
+    expect(tx.length).toBe(LARGE_TX_BYTES);
+    await sendTo(ourA, peerA, MEMPOOL, MempoolMessage.encode({ sum: { $case: "txs", value: { txs: [tx] } } }).finish());
+
+    const committed = await node.waitForTx(txHashHex(tx), 60_000);
+    expect(committed.tx_result.code).toBe(0);
+    const height = BigInt(committed.height);
+    const from = ourB.blocksync.received.length;
+    await sendTo(ourB, peerB, BLOCKSYNC, blockRequest(height));
+    const [resp, rpc] = await Promise.all([blockResponseAt(ourB, node.nodeId, height, from, 30_000), node.block(height)]);
+    // Many packets each way: the message is over a thousand times the 1024-byte packet payload.
+    expect(resp.bytes.length).toBeGreaterThan(LARGE_TX_BYTES);
+    expect(resp.value.block?.data?.txs.some((t) => Buffer.from(t).equals(tx))).toBe(true);
+    expect(blockAsRpc(resp.value.block)).toEqual(rpcBlockParts(rpc));
   });
 
   it(
