@@ -2,7 +2,7 @@ package switchboard
 
 // Test support for the conformance suite: real Switchboard nodes started
 // with the CLI as child processes, a cuttable TCP proxy, an event recorder
-// and the reactor-grammar check shared by every SDK.
+// (the reactor-grammar check is in grammar_test.go).
 
 import (
 	"bytes"
@@ -407,75 +407,6 @@ func describe(evs []Event) string {
 		b.WriteString(kindOf(e))
 	}
 	return "[" + b.String() + "]"
-}
-
-// checkGrammar is the check every SDK's conformance suite makes: per peer
-// connection the events are InitPeer Receive* [AddPeer Receive*] RemovePeer,
-// all between Start and Stop, and a connection ID is never reused. A fresh
-// Session (Resumed == false) begins a new word. With complete, Stop must
-// have come.
-func checkGrammar(evs []Event, complete bool) error {
-	type conn struct{ added bool }
-	started, stopped := false, false
-	open := map[string]*conn{}
-	seen := map[string]bool{}
-	for i, ev := range evs {
-		at := func(format string, a ...any) error {
-			return fmt.Errorf("event %d (%s): %s; events: %s", i, kindOf(ev), fmt.Sprintf(format, a...), describe(evs))
-		}
-		if s, ok := ev.(Session); ok {
-			if !s.Resumed {
-				started, stopped = false, false
-				open, seen = map[string]*conn{}, map[string]bool{}
-			}
-			continue
-		}
-		if stopped {
-			return at("after Stop")
-		}
-		if _, ok := ev.(Start); ok {
-			if started {
-				return at("Start twice")
-			}
-			started = true
-			continue
-		}
-		if !started {
-			return at("before Start")
-		}
-		switch e := ev.(type) {
-		case InitPeer:
-			if e.Peer.ConnectionID == "" || seen[e.Peer.ConnectionID] {
-				return at("connection ID %q empty or reused", e.Peer.ConnectionID)
-			}
-			seen[e.Peer.ConnectionID] = true
-			open[e.Peer.ConnectionID] = &conn{}
-		case AddPeer:
-			c := open[e.Peer.ConnectionID]
-			if c == nil || c.added {
-				return at("AddPeer without InitPeer, or twice")
-			}
-			c.added = true
-		case Receive:
-			if open[e.Peer.ConnectionID] == nil {
-				return at("Receive on a connection not open")
-			}
-		case RemovePeer:
-			if open[e.Peer.ConnectionID] == nil {
-				return at("RemovePeer on a connection not open")
-			}
-			delete(open, e.Peer.ConnectionID)
-		case Stop:
-			if len(open) > 0 {
-				return at("Stop with %d connections not removed", len(open))
-			}
-			stopped = true
-		}
-	}
-	if complete && !stopped {
-		return fmt.Errorf("no Stop; events: %s", describe(evs))
-	}
-	return nil
 }
 
 // proxy forwards TCP connections to a target; the test can cut the

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from switchboard_reactor import AddPeer, Event, InitPeer, Peer, Receive, RemovePeer, SessionEvent, Start, Stop
@@ -50,3 +54,45 @@ def test_broken_traces_are_rejected(why: str, trace: list[Event]) -> None:
 def test_complete_requires_stop() -> None:
     with pytest.raises(GrammarError, match="not after Stop"):
         check_trace([Start()], complete=True)
+
+
+# The conformance kit's fixtures: every SDK's checker (and the server's) runs these and must give each
+# trace the verdict written there, rejecting at the same event.
+FIXTURES_FILE = Path(__file__).resolve().parents[2] / "conformance" / "grammar-traces.json"
+FIXTURES: list[dict[str, Any]] = json.loads(FIXTURES_FILE.read_text())["fixtures"]
+
+
+def _event(e: dict[str, Any]) -> Event:
+    kind = e["kind"]
+    if kind == "OnStart":
+        return Start()
+    if kind == "OnStop":
+        return Stop()
+    if kind == "Session":
+        return SessionEvent(e["resumed"])
+    peer = Peer(e["peer"], e["connection"])
+    if kind == "InitPeer":
+        return InitPeer(peer)
+    if kind == "AddPeer":
+        return AddPeer(peer)
+    if kind == "Receive":
+        return Receive(peer, e["channel"], b"")
+    if kind == "RemovePeer":
+        return RemovePeer(peer)
+    raise ValueError(f"unknown fixture event {e!r}")
+
+
+def test_the_fixtures_hold_both_verdicts() -> None:
+    assert sum(f["verdict"] == "accept" for f in FIXTURES) > 5
+    assert sum(f["verdict"] == "reject" for f in FIXTURES) > 10
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f["name"] for f in FIXTURES])
+def test_shared_fixture(fixture: dict[str, Any]) -> None:
+    trace = [_event(e) for e in fixture["events"]]
+    if fixture["verdict"] == "accept":
+        check_trace(trace, complete=fixture["complete"])
+        return
+    with pytest.raises(GrammarError) as caught:
+        check_trace(trace, complete=fixture["complete"])
+    assert caught.value.index == fixture["index"], f"{fixture['why']}: {caught.value}"

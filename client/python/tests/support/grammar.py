@@ -1,9 +1,14 @@
 """The reactor grammar check shared by every SDK's conformance suite (client/conformance/SCENARIOS.md).
 
 Per peer connection the events are ``InitPeer Receive* [AddPeer Receive*] RemovePeer``, all between
-``Start`` and ``Stop``; a connection ID is never reused, every event of a connection names the peer ID
-its InitPeer named, and a node ID never has two open connections at once. ``SessionEvent(resumed=False)``
-starts a new word (a fresh session re-describes the connected peers); a resumed one is transparent.
+``Start`` and ``Stop``; a connection ID is never empty or reused, every event of a connection names the
+peer ID its InitPeer named, and a node ID never has two open connections at once.
+``SessionEvent(resumed=False)`` starts a new word (a fresh session re-describes the connected peers); a
+resumed one is transparent.
+
+The TypeScript and Go checkers make the same checks; all of them run over the fixtures in
+``client/conformance/grammar-traces.json`` (tests/test_grammar.py) and must reject each bad trace at
+the same event.
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from switchboard_reactor import AddPeer, Event, InitPeer, Receive, RemovePeer, S
 
 
 class GrammarError(AssertionError):
-    pass
+    """A trace that is not (a prefix of) a word; ``index`` is the first offending event (the trace's length when
+    it ended too early)."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 def check_trace(events: Sequence[Event], *, complete: bool = False) -> None:
@@ -27,7 +37,7 @@ def check_trace(events: Sequence[Event], *, complete: bool = False) -> None:
     open_by_peer: dict[str, str] = {}
 
     def fail(i: int, why: str) -> GrammarError:
-        return GrammarError(f"event {i} ({events[i]!r}): {why}\ntrace: {[type(e).__name__ for e in events]}")
+        return GrammarError(f"event {i} ({events[i]!r}): {why}\ntrace: {[type(e).__name__ for e in events]}", i)
 
     for i, ev in enumerate(events):
         if isinstance(ev, SessionEvent):
@@ -51,6 +61,8 @@ def check_trace(events: Sequence[Event], *, complete: bool = False) -> None:
         conn = peer.connection_id
         known = conns.get(conn)
         if isinstance(ev, InitPeer):
+            if conn == "":
+                raise fail(i, f"empty connection ID (peer {peer.peer_id})")
             if known is not None:
                 raise fail(i, f"connection {conn} reused")
             if peer.peer_id in open_by_peer:
@@ -75,4 +87,4 @@ def check_trace(events: Sequence[Event], *, complete: bool = False) -> None:
         elif not isinstance(ev, Receive):
             raise fail(i, "unknown event")
     if complete and phase != "stopped":
-        raise GrammarError(f"trace ends in phase {phase}, not after Stop: {[type(e).__name__ for e in events]}")
+        raise GrammarError(f"trace ends in phase {phase}, not after Stop: {[type(e).__name__ for e in events]}", len(events))
