@@ -27,6 +27,14 @@ module.exports = {
       to: { path: "^server/src/(config|cli|main)" },
     },
     {
+      name: "gateway-uses-the-reactor-contract",
+      severity: "error",
+      comment:
+        "The gateway reaches the Switch only through the contracts (p2p/switch-api.ts for what reactors get, p2p/switch-control.ts for registering them) and the Switch's errors (p2p/errors.ts), never the Switch class: remote reactors get exactly what in-process reactors get, and commands are tested against a fake SwitchApi.",
+      from: { path: "^server/src/gateway/" },
+      to: { path: "^server/src/p2p/switch\\.ts$" },
+    },
+    {
       name: "client-never-imports-server",
       severity: "error",
       comment: "The SDK is published on its own; it talks to the server only over gRPC.",

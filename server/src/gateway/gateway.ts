@@ -19,7 +19,7 @@ import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import { type AttachResponse, NodeServiceService, ReactorGatewayServiceService } from "../gen/switchboard/gateway/v1/gateway.js";
 import { formatHostPort } from "../p2p/net-address.js";
-import type { Switch } from "../p2p/switch.js";
+import type { SwitchControl } from "../p2p/switch-control.js";
 import { AttachStream, type AttachStreamObserver } from "./attach-stream.js";
 import { DEFAULT_GRPC_LADDR, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_OVERFLOW_POLICY, DEFAULT_REGISTRATION_TIMEOUT_MS } from "./defaults.js";
 import { encodeAttachResponse } from "./encode.js";
@@ -81,7 +81,7 @@ export const GATEWAY_SERVICE_NAME = "switchboard.gateway.v1.ReactorGatewayServic
 export interface GatewayObserver extends RemoteReactorObserver, Omit<AttachStreamObserver, "requestRefused"> {}
 
 export interface GatewayOptions {
-  readonly sw: Switch;
+  readonly sw: SwitchControl;
   readonly config: GatewayConfig;
   readonly logger: Logger;
   readonly observer?: GatewayObserver;

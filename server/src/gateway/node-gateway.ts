@@ -9,7 +9,7 @@ import { format } from "node:util";
 import { setLogger } from "@grpc/grpc-js";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Logger } from "pino";
-import type { Switch } from "../p2p/switch.js";
+import type { SwitchControl } from "../p2p/switch-control.js";
 import { Gateway, type GatewayConfig, type GatewayFiles } from "./gateway.js";
 import { type GatewaySecurity, GatewaySecurityError, parseCredentials } from "./security.js";
 
@@ -57,7 +57,7 @@ export interface NodeGatewayContext {
 }
 
 export interface NodeGatewayHandle {
-  start(sw: Switch, signal?: AbortSignal): Promise<void>;
+  start(sw: SwitchControl, signal?: AbortSignal): Promise<void>;
   onSwitchStarted(): void;
   beginDrain(): void;
   stop(): Promise<void>;

@@ -7,7 +7,7 @@
 import { type sendUnaryData, type ServerUnaryCall, status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { ErrorReason, type NodeServiceServer } from "../gen/switchboard/gateway/v1/gateway.js";
-import type { Switch } from "../p2p/switch.js";
+import type { SwitchControl } from "../p2p/switch-control.js";
 import { nodeInfoToApi, peerStatusOf } from "./convert.js";
 import { GatewayError, invalidField } from "./errors.js";
 import type { GatewayAuth } from "./security.js";
@@ -17,7 +17,7 @@ import { toServiceError } from "./status-mapping.js";
 export const NODE_SERVICE_NAME = "switchboard.gateway.v1.NodeService";
 
 /** The NodeService's handlers, for `server.addService(NodeServiceService, ...)`. */
-export function createNodeService(sw: Switch, auth: GatewayAuth, logger: Logger): NodeServiceServer {
+export function createNodeService(sw: SwitchControl, auth: GatewayAuth, logger: Logger): NodeServiceServer {
   const unary =
     <Req, Res>(fn: (req: Req) => Res | Promise<Res>, adminOnly = false, what = "") =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {

@@ -11,7 +11,7 @@
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { type ChannelDescriptor as ApiChannel, ErrorReason, OverflowPolicy as ApiOverflowPolicy, type Register } from "../gen/switchboard/gateway/v1/gateway.js";
-import type { Switch } from "../p2p/switch.js";
+import type { SwitchControl } from "../p2p/switch-control.js";
 import { fillChannelDefaults } from "../wire/mconnection/channel-descriptor.js";
 import { MAX_NUM_CHANNELS } from "../wire/node-info.js";
 import { GatewayError, failedPrecondition, invalidField } from "./errors.js";
@@ -33,7 +33,7 @@ const POLICY_FROM_API: Record<number, OverflowPolicy | undefined> = {
 };
 
 export interface ReactorRegistryOptions {
-  readonly sw: Switch;
+  readonly sw: SwitchControl;
   /** Reactor names the node waits for before starting the Switch. */
   readonly expected: readonly string[];
   readonly registrationTimeoutMs: number;

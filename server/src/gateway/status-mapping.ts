@@ -6,10 +6,9 @@
 import { type ServiceError, Metadata, status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { type CommandError, ErrorReason } from "../gen/switchboard/gateway/v1/gateway.js";
-import { ConnectionRejectedError, DialError } from "../p2p/errors.js";
 import { NetAddressError } from "../p2p/net-address.js";
 import { PeerDataFullError } from "../p2p/peer.js";
-import { AlreadyConnectedError, OutboundLimitError, SwitchConfigError, SwitchStoppingError } from "../p2p/switch.js";
+import { AlreadyConnectedError, ConnectionRejectedError, DialError, OutboundLimitError, SwitchConfigError, SwitchStoppingError } from "../p2p/errors.js";
 import { GatewayError } from "./errors.js";
 import { GatewaySecurityError } from "./security.js";
 

@@ -54,3 +54,30 @@ export class DialError extends P2PError {
     super(`dial ${address}: ${detail}`, options);
   }
 }
+
+// ------------------------------------------------------------ the Switch's
+
+/** Misuse of the Switch API (adding a reactor late, a channel conflict...). */
+export class SwitchConfigError extends P2PError {
+  readonly code = "switch_config";
+}
+
+/** A dial refused because the peer is connected, being dialed, or shares an IP with a peer. */
+export class AlreadyConnectedError extends P2PError {
+  readonly code = "already_connected_or_dialing";
+}
+
+/** A dial refused because the outbound limit is reached. */
+export class OutboundLimitError extends P2PError {
+  readonly code = "outbound_limit";
+}
+
+/** The peer's connection failed while it was being started. */
+export class P2PStartError extends P2PError {
+  readonly code = "peer_start_failed";
+}
+
+/** The peer was removed because the Switch is stopping. */
+export class SwitchStoppingError extends P2PError {
+  readonly code = "switch_stopping";
+}

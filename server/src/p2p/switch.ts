@@ -33,7 +33,7 @@ import {
   peerErrorCode,
   rejectionReason,
 } from "./connection-errors.js";
-import { ConnectionRejectedError, P2PError } from "./errors.js";
+import { AlreadyConnectedError, ConnectionRejectedError, OutboundLimitError, P2PStartError, SwitchConfigError, SwitchStoppingError } from "./errors.js";
 import { IpRateLimiter } from "./ip-rate-limiter.js";
 import { type NetAddress, formatHostPort, formatNetAddress, parseNetAddress } from "./net-address.js";
 import type { NodeKey } from "./node-key.js";
@@ -48,7 +48,10 @@ import {
 import { Peer } from "./peer.js";
 import type { Reactor, RemoveReason } from "./reactor.js";
 import { RepeatFilter } from "./repeat-filter.js";
-import type { BroadcastResult, PeerCounts, PeerSetView, StopPeerOptions, SwitchApi } from "./switch-api.js";
+import type { BroadcastResult, PeerCounts, PeerSetView, StopPeerOptions } from "./switch-api.js";
+import type { SwitchControl, SwitchState } from "./switch-control.js";
+
+export type { SwitchState } from "./switch-control.js";
 import { type AcceptRefusal, Transport, type UpgradedConnection } from "./transport.js";
 
 /** Software version we advertise in NodeInfo. */
@@ -143,33 +146,6 @@ export interface SwitchConfig {
   readonly inboundQueueMaxMessages?: number;
 }
 
-/** Misuse of the Switch API (adding a reactor late, a channel conflict...). */
-export class SwitchConfigError extends P2PError {
-  readonly code = "switch_config";
-}
-
-/** A dial refused because the peer is connected, being dialed, or shares an IP with a peer. */
-export class AlreadyConnectedError extends P2PError {
-  readonly code = "already_connected_or_dialing";
-}
-
-/** A dial refused because the outbound limit is reached. */
-export class OutboundLimitError extends P2PError {
-  readonly code = "outbound_limit";
-}
-
-/** The peer's connection failed while it was being started. */
-export class P2PStartError extends P2PError {
-  readonly code = "peer_start_failed";
-}
-
-/** The peer was removed because the Switch is stopping. */
-export class SwitchStoppingError extends P2PError {
-  readonly code = "switch_stopping";
-}
-
-export type SwitchState = "created" | "starting" | "running" | "stopping" | "stopped";
-
 interface RegisteredReactor {
   readonly name: string;
   readonly reactor: Reactor;
@@ -225,7 +201,7 @@ export interface SwitchOptions {
   };
 }
 
-export class Switch implements SwitchApi {
+export class Switch implements SwitchControl {
   private state: SwitchState = "created";
   private readonly reactors: RegisteredReactor[] = [];
   private readonly reactorsByChannel = new Map<number, Reactor>();

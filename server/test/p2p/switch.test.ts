@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { generateNodeKey } from "../../src/p2p/node-key.js";
 import { parseNetAddress } from "../../src/p2p/net-address.js";
-import { AlreadyConnectedError, OutboundLimitError, Switch, SwitchConfigError } from "../../src/p2p/switch.js";
+import { AlreadyConnectedError, OutboundLimitError, SwitchConfigError } from "../../src/p2p/errors.js";
+import { Switch } from "../../src/p2p/switch.js";
 import { PeerDataFullError } from "../../src/p2p/peer.js";
 import { checkReactorTrace } from "../support/reactor-trace.js";
 import { RecordingReactor } from "../support/recording-reactor.js";

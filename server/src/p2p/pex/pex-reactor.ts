@@ -70,12 +70,11 @@
  */
 import type { Logger } from "pino";
 import type { ChannelDescriptor } from "../../wire/mconnection/channel-descriptor.js";
-import { ConnectionRejectedError } from "../errors.js";
+import { AlreadyConnectedError, ConnectionRejectedError, OutboundLimitError, SwitchStoppingError } from "../errors.js";
 import { type NetAddress, formatNetAddress, parseHostPort, parseNetAddress } from "../net-address.js";
 import type { Peer } from "../peer.js";
 import type { Envelope, Reactor, RemoveReason } from "../reactor.js";
 import type { SwitchApi } from "../switch-api.js";
-import { AlreadyConnectedError, OutboundLimitError, SwitchStoppingError } from "../switch.js";
 import type { AddressBook } from "./address-book.js";
 import { type PexClock, type PexRandom, type PexTimer, mathRandom, randomInt, systemPexClock } from "./clock.js";
 import {

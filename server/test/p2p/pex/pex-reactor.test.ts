@@ -6,7 +6,7 @@ import { DEFAULT_BAN_MS, MAX_ATTEMPTS_TO_DIAL, PEX_RECV_MESSAGE_CAPACITY_BYTES }
 import { PexConfigError, PexDecodeError, PexInvalidAddressError, PexRequestTooSoonError, PexUnsolicitedAddrsError } from "../../../src/p2p/pex/errors.js";
 import { decodePexMessage, encodePexAddrs, encodePexRequest } from "../../../src/p2p/pex/pex-messages.js";
 import { PexReactor, type PexReactorOptions } from "../../../src/p2p/pex/pex-reactor.js";
-import { OutboundLimitError } from "../../../src/p2p/switch.js";
+import { OutboundLimitError } from "../../../src/p2p/errors.js";
 import type { Peer } from "../../../src/p2p/peer.js";
 import { hex, unhex } from "../../support/vectors.js";
 import { FakeClock, FakePeer, FakeSwitch, flush, makeBook, nodeId, publicAddr, seededRandom, silentLogger } from "./helpers.js";
