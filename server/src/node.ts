@@ -230,6 +230,7 @@ export async function createNode(config: SwitchboardConfig, options: NodeOptions
       onMarkGood: (peer) => {
         addressBook?.markGood(peer.id);
       },
+      isKnownGoodHost: (host) => addressBook?.hasGoodHost(host) ?? false,
     },
   });
   if (config.p2p.pex) {

@@ -31,6 +31,8 @@ export const CONNECTION_ERROR_CODES = [
   "duplicate_ip",
   "too_many_handshakes",
   "filtered",
+  // Inbound, its handshake slot taken for a newcomer (handshake-slots.ts).
+  "handshake_evicted",
   // Outbound: no TCP connection.
   "dial_failed",
   // The SecretConnection handshake and the NodeInfo exchange.
@@ -121,6 +123,7 @@ export function connectionErrorCode(err: unknown): ConnectionErrorCode {
     case "rate_limited":
     case "duplicate_ip":
     case "too_many_handshakes":
+    case "handshake_evicted":
     case "filtered":
     case "node_info_invalid":
     case "self":

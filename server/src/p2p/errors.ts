@@ -25,6 +25,7 @@ export type RejectReason =
   | "rate_limited"
   | "duplicate_ip"
   | "too_many_handshakes"
+  | "handshake_evicted"
   | "timeout";
 
 /** A connection the transport refused during or before the upgrade. */

@@ -48,6 +48,7 @@ import {
 import { Peer } from "./peer.js";
 import type { Reactor, RemoveReason } from "./reactor.js";
 import { RepeatFilter } from "./repeat-filter.js";
+import { canonicalIp } from "./pex/ip.js";
 import type { BroadcastResult, PeerCounts, PeerSetView, StopPeerOptions } from "./switch-api.js";
 import type { SwitchControl, SwitchState } from "./switch-control.js";
 
@@ -198,6 +199,8 @@ export interface SwitchOptions {
     readonly onPeerAdded?: (peer: Peer) => void;
     readonly onPeerRemoved?: (peer: Peer, reason: RemoveReason) => void;
     readonly onMarkGood?: (peer: Peer) => void;
+    /** True for an IP the address book knows to be good: its inbound handshakes may use the reserved slots. */
+    readonly isKnownGoodHost?: (host: string) => boolean;
   };
 }
 
@@ -402,6 +405,7 @@ export class Switch implements SwitchControl {
     try {
       if (c.listen !== null) {
         this.transport.setAcceptFilter((host) => this.filterInboundSocket(host));
+        this.transport.setPreferredHost((host) => this.isPreferredInboundHost(host));
         this.boundListen = await this.transport.listen(c.listen.host, c.listen.port, {
           onInbound: (conn) => {
             this.onInbound(conn);
@@ -690,6 +694,19 @@ export class Switch implements SwitchControl {
   private track(p: Promise<unknown>): void {
     this.background.add(p);
     void p.finally(() => this.background.delete(p));
+  }
+
+  /**
+   * Hosts whose inbound handshakes may use the reserved handshake slots: a
+   * persistent peer's (by IP; a peer's ID is known only after the handshake)
+   * or one the address book knows to be good.
+   */
+  private isPreferredInboundHost(host: string): boolean {
+    const ip = canonicalIp(host);
+    if (ip !== null) {
+      for (const a of this.persistentById.values()) if (canonicalIp(a.host) === ip) return true;
+    }
+    return this.options.hooks?.isKnownGoodHost?.(host) ?? false;
   }
 
   /** Pre-handshake filter for inbound sockets: the per-IP rate limit and the duplicate-IP rule. */

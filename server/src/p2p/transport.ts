@@ -24,6 +24,7 @@ import { exchangeNodeInfo } from "../wire/node-info-exchange.js";
 import { type NodeInfo, checkCompatible, validateNodeInfo } from "../wire/node-info.js";
 import { WireError } from "../wire/errors.js";
 import { ConnectionRejectedError, DialError, type RejectReason } from "./errors.js";
+import { type HandshakeSlot, HandshakeSlots } from "./handshake-slots.js";
 import { type NetAddress, formatNetAddress } from "./net-address.js";
 import type { NodeKey } from "./node-key.js";
 
@@ -166,16 +167,22 @@ export class Transport {
   private readonly handshakeTimeoutMs: number;
   private readonly dialTimeoutMs: number;
   private readonly maxConcurrentHandshakes: number;
-  private handshakesInFlight = 0;
+  /** Inbound handshakes in progress, shared out by address and network (handshake-slots.ts). */
+  private readonly inboundSlots: HandshakeSlots;
+  /** The socket of each inbound handshake in progress, to close it if its slot is evicted. */
+  private readonly inboundSockets = new Map<HandshakeSlot, Socket>();
+  private outboundHandshakes = 0;
   private closed = false;
   private readonly pendingSockets = new Set<Socket>();
   private readonly abort = new AbortController();
   private acceptFilter: AcceptFilter = () => null;
+  private preferredHost: (host: string) => boolean = () => false;
 
   constructor(private readonly options: TransportOptions) {
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.dialTimeoutMs = options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
     this.maxConcurrentHandshakes = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
+    this.inboundSlots = new HandshakeSlots(this.maxConcurrentHandshakes);
     // Every inbound handshake in progress listens on this signal: up to
     // maxConcurrentHandshakes listeners at once, by design, not a leak
     // (Node warns past 10).
@@ -184,12 +191,26 @@ export class Transport {
 
   /** Number of inbound and outbound handshakes under way. */
   get handshakesInProgress(): number {
-    return this.handshakesInFlight;
+    return this.inboundSlots.inUse + this.outboundHandshakes;
+  }
+
+  /** Inbound handshakes evicted for a newcomer since start (handshake-slots.ts). */
+  get handshakeEvictions(): number {
+    return this.inboundSlots.evictions;
   }
 
   /** Installs the filter applied to each inbound socket before its handshake. */
   setAcceptFilter(filter: AcceptFilter): void {
     this.acceptFilter = filter;
+  }
+
+  /**
+   * Installs the test for hosts whose inbound handshakes may use the
+   * reserved slots and evict ordinary ones (persistent peers' hosts,
+   * addresses the address book knows to be good).
+   */
+  setPreferredHost(test: (host: string) => boolean): void {
+    this.preferredHost = test;
   }
 
   /** Starts listening; resolves with the bound address (port 0 picks a free port). */
@@ -225,16 +246,22 @@ export class Transport {
       socket.destroy();
       return;
     }
-    if (this.handshakesInFlight >= this.maxConcurrentHandshakes) {
-      reject(new ConnectionRejectedError("too_many_handshakes", `${this.handshakesInFlight} handshakes already in progress`));
-      return;
-    }
     const refusal = this.acceptFilter(remoteHost, remotePort);
     if (refusal !== null) {
       reject(new ConnectionRejectedError(refusal.reason, refusal.detail));
       return;
     }
-    this.handshakesInFlight++;
+    const admission = this.inboundSlots.admit(remoteHost, this.preferredHost(remoteHost));
+    if ("refused" in admission) {
+      reject(new ConnectionRejectedError("too_many_handshakes", admission.refused));
+      return;
+    }
+    const slot = admission.slot;
+    if (admission.evicted !== null) {
+      // Its handshake fails on the closed socket and is reported as evicted below.
+      this.inboundSockets.get(admission.evicted)?.destroy();
+    }
+    this.inboundSockets.set(slot, socket);
     this.pendingSockets.add(socket);
     socket.on("error", () => {
       /* reported through the handshake */
@@ -254,11 +281,14 @@ export class Transport {
           events.onInbound(conn);
         },
         (err: unknown) => {
-          reject(err instanceof Error ? err : new Error(String(err)));
+          const why = slot.evictedBecause;
+          if (why !== null) reject(new ConnectionRejectedError("handshake_evicted", `its handshake slot went to a newcomer: ${why}`));
+          else reject(err instanceof Error ? err : new Error(String(err)));
         },
       )
       .finally(() => {
-        this.handshakesInFlight--;
+        this.inboundSlots.release(slot);
+        this.inboundSockets.delete(slot);
         this.pendingSockets.delete(socket);
       });
   }
@@ -269,7 +299,7 @@ export class Transport {
     const signals = signal === undefined ? [this.abort.signal] : [this.abort.signal, signal];
     const combined = AbortSignal.any(signals);
     const socket = await this.connectTcp(addr, combined);
-    this.handshakesInFlight++;
+    this.outboundHandshakes++;
     this.pendingSockets.add(socket);
     try {
       const conn = await upgradeConnection(socket, {
@@ -281,7 +311,7 @@ export class Transport {
       });
       return { ...conn, dialedAddress: addr };
     } finally {
-      this.handshakesInFlight--;
+      this.outboundHandshakes--;
       this.pendingSockets.delete(socket);
     }
   }

@@ -75,7 +75,10 @@ import {
   OLD_BUCKET_SIZE,
 } from "./defaults.js";
 import { AddressBookCorruptError, AddressBookIoError, PexConfigError } from "./errors.js";
-import { type IpBytes, formatIp, groupKey, invalidIpReason, nonRoutableReason, parseIp } from "./ip.js";
+import { type IpBytes, canonicalIp, formatIp, groupKey, invalidIpReason, nonRoutableReason, parseIp } from "./ip.js";
+
+/** How long {@link AddressBook.hasGoodHost} reuses its set of good IPs before rebuilding it. */
+const GOOD_HOSTS_REFRESH_MS = 1_000;
 
 /** Why `addAddress` refused an address. */
 export type AddressRejectReason =
@@ -187,6 +190,8 @@ export class AddressBook {
   private key: string;
 
   private readonly byId = new Map<string, Entry>();
+  /** The IPs of old-bucket entries, for {@link hasGoodHost}. */
+  private goodHosts: { readonly at: number; readonly hosts: ReadonlySet<string> } | null = null;
   private readonly newBuckets: Map<string, Entry>[];
   private readonly oldBuckets: Map<string, Entry>[];
   private nNew = 0;
@@ -325,6 +330,22 @@ export class AddressBook {
   /** True for an address in an old bucket (it connected and proved good). */
   isGood(id: string): boolean {
     return this.byId.get(id)?.bucketType === "old";
+  }
+
+  /**
+   * True when an address in an old bucket (it connected and proved good)
+   * has this IP. Asked for every inbound connection (handshake slots), so
+   * the set of IPs is rebuilt at most once a second, not per call.
+   */
+  hasGoodHost(host: string): boolean {
+    const now = this.clock.now();
+    if (this.goodHosts === null || now - this.goodHosts.at >= GOOD_HOSTS_REFRESH_MS) {
+      const hosts = new Set<string>();
+      for (const e of this.byId.values()) if (e.bucketType === "old") hosts.add(formatIp(e.ip));
+      this.goodHosts = { at: now, hosts };
+    }
+    const ip = canonicalIp(host);
+    return ip !== null && this.goodHosts.hosts.has(ip);
   }
 
   /** True while a ban of this ID has not expired. */
