@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-import switchboard_reactor.reactor as reactor_module
+import switchboard_reactor._unreachable as unreachable_module
 from switchboard_reactor import ChannelDescriptor, Reactor, ReconnectPolicy, RegistrationError, StreamStatus
 from switchboard_reactor._env import LEGACY_NAMES, TOKEN_ENV_VAR, TRACE_ENV_VAR
 from switchboard_reactor.cli import add_connection_arguments
@@ -150,7 +150,7 @@ async def test_an_unreachable_node_is_reported_at_once_then_periodically_then_re
 ) -> None:
     # A clock that advances 10 s per reading: failures at 0, 10, ... 70 s, reached at 80 s.
     readings = iter(range(0, 1000, 10))
-    monkeypatch.setattr(reactor_module._Unreachable, "_now", staticmethod(lambda: float(next(readings))))
+    monkeypatch.setattr(unreachable_module.Unreachable, "_now", staticmethod(lambda: float(next(readings))))
     caplog.set_level(logging.INFO, LOGGER)
     node = FakeNode()
     node.refusals.extend(unreachable() for _ in range(8))

@@ -59,10 +59,12 @@ from typing import Any, Literal, Union
 import grpc
 
 from . import _convert as convert
+from ._commands import Commands, PeerRef
 from ._env import TRACE_ENV_VAR, getenv
 from ._flow import DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, FlowStats, Inbox
 from ._gen.switchboard.gateway.v1 import gateway_pb2 as pb
 from ._outbox import BATCH_OVERHEAD_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_BYTES, Outbox, StreamWriter, refusal
+from ._unreachable import UNREACHABLE_WARNING_INTERVAL_S, Unreachable, attach_hint, seconds
 from .backoff import ReconnectPolicy
 from .errors import (
     CommandError,
@@ -78,15 +80,12 @@ from .errors import (
 from .transport import DEFAULT_CHANNEL_OPTIONS, AttachStream, GrpcTransport, StreamStatus, Transport, normalize_target
 from .types import (
     AddPeer,
-    BroadcastResult,
     ChannelDescriptor,
     ErrorReason,
     Event,
     InitPeer,
     NodeInfo,
     Peer,
-    PeerCounts,
-    PeerStatus,
     Receive,
     RemovePeer,
     SessionEvent,
@@ -112,18 +111,10 @@ if getenv(TRACE_ENV_VAR) not in ("", "0"):
     log.addHandler(_trace)
     log.setLevel(logging.DEBUG)
 
-#: Message bytes: anything bytes() accepts without copying twice.
-Bytes = Union[bytes, bytearray, memoryview]
-
-#: A peer, by connection (a :class:`Peer` from an event) or by node ID (whichever connection it has now).
-PeerRef = Union[Peer, str]
-
 #: Commands in flight at once; more wait for a slot. The node refuses more than 1024 per stream.
 DEFAULT_MAX_INFLIGHT_COMMANDS = 1024
 #: How long the node may take to answer Register, in seconds.
 DEFAULT_REGISTER_TIMEOUT_S = 10.0
-#: While the node cannot be reached, a warning at the first failed attempt, then at most this often (seconds).
-UNREACHABLE_WARNING_INTERVAL_S = 30.0
 
 ReactorState = Literal["new", "attaching", "attached", "reattaching", "finished", "failed", "closed"]
 
@@ -143,84 +134,6 @@ _RETRY_STREAM = frozenset(
 _RETRY_REATTACH = _RETRY_STREAM | {grpc.StatusCode.ALREADY_EXISTS}
 
 
-def _seconds(s: float) -> str:
-    """``"100 ms"``, ``"1.6 s"``, ``"32 s"``."""
-    if s < 1:
-        return f"{round(s * 1000)} ms"
-    return f"{s:.1f} s".replace(".0 s", " s") if s < 10 else f"{round(s)} s"
-
-
-def _attach_hint(code: grpc.StatusCode, details: str, name: str, target: str) -> str:
-    """What to do about a refusal (or failure) with ``code``, when the SDK knows; ``details`` is the node's message."""
-    if code == grpc.StatusCode.ALREADY_EXISTS:
-        if "channel 0x" in details:
-            return (
-                "Another reactor on that node holds that channel: give this reactor channel IDs of its own, "
-                "or stop the other reactor."
-            )
-        return (
-            f'The name "{name}" is taken on that node (by another process, or by another Reactor in this one): '
-            "stop that reactor, or give this one another name."
-        )
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return f"Check that the node is running and that {target or 'the target'} is its grpc.laddr."
-    return ""
-
-
-class _Unreachable:
-    """Tells the person running the reactor that the node cannot be reached: at WARNING on the first failed
-    attempt, then every :data:`UNREACHABLE_WARNING_INTERVAL_S` while it lasts; at INFO once it is reached."""
-
-    def __init__(self, name: str, target: str) -> None:
-        self._name = name
-        self._node_target = target
-        self._where = f"the node at {target}" if target else "the node"
-        self.attempts = 0
-        self._since = 0.0
-        self._warned_at: float | None = None
-
-    @staticmethod
-    def _now() -> float:
-        return asyncio.get_running_loop().time()
-
-    def failed(self, details: str, retry_in: float, gives_up_in: float | None = None) -> None:
-        now = self._now()
-        if self.attempts == 0:
-            self._since = now
-        self.attempts += 1
-        if self._warned_at is not None and now - self._warned_at < UNREACHABLE_WARNING_INTERVAL_S:
-            return
-        self._warned_at = now
-        why = f"UNAVAILABLE: {details.rstrip('. ')}"
-        retry = f"retrying in {_seconds(retry_in)}"
-        if gives_up_in is not None:
-            retry += f" (giving up in {_seconds(gives_up_in)}: ReconnectPolicy.connect_timeout_s)"
-        if self.attempts == 1:
-            hint = _attach_hint(grpc.StatusCode.UNAVAILABLE, details, self._name, self._node_target)
-            log.warning(
-                'reactor "%s": cannot reach %s (%s). %s %s%s; this is reported again every %s while it lasts.',
-                self._name, self._where, why, hint, retry[0].upper(), retry[1:], _seconds(UNREACHABLE_WARNING_INTERVAL_S),
-            )  # fmt: skip
-        else:
-            log.warning(
-                'reactor "%s": still cannot reach %s after %d attempts in %s (%s); %s.',
-                self._name, self._where, self.attempts, _seconds(now - self._since), why, retry,
-            )  # fmt: skip
-
-    def elapsed(self) -> float:
-        return self._now() - self._since if self.attempts else 0.0
-
-    def reached(self) -> None:
-        if self._warned_at is not None:
-            log.info(
-                'reactor "%s": reached %s after %d failed %s in %s.',
-                self._name, self._where, self.attempts, "attempt" if self.attempts == 1 else "attempts",
-                _seconds(self.elapsed()),
-            )  # fmt: skip
-        self.attempts = 0
-        self._warned_at = None
-
-
 class _Done:
     """Terminal marker: the session ended after Stop (or the application closed the reactor)."""
 
@@ -231,7 +144,7 @@ class _Done:
 _Item = Union[pb.Event, SessionEvent]
 
 
-class Reactor:
+class Reactor(Commands):
     """A reactor attached to a node over one gRPC stream. Create it with :meth:`attach`.
 
     Events come from :meth:`events` (or :meth:`next_event`); commands are
@@ -265,7 +178,7 @@ class Reactor:
         #: The node's address, for messages ("" when unknown).
         self._node_target = target
         self._where = f"the node at {target}" if target else "the node"
-        self._unreachable = _Unreachable(name, target)
+        self._unreachable = Unreachable(name, target)
         self._inbox: Inbox[_Item] = Inbox(window_messages, window_bytes)
         self._reconnect = reconnect or ReconnectPolicy()
         self._register_timeout_s = register_timeout_s
@@ -447,9 +360,9 @@ class Reactor:
             err.reason,
             context=(
                 f'reactor "{self._name}": could not attach to {self._where} (gave up after {attempts} '
-                f"{'attempt' if attempts == 1 else 'attempts'} in {_seconds(elapsed)}; see ReconnectPolicy.{limit})"
+                f"{'attempt' if attempts == 1 else 'attempts'} in {seconds(elapsed)}; see ReconnectPolicy.{limit})"
             ),
-            hint=_attach_hint(err.code, err.message, self._name, self._node_target),
+            hint=attach_hint(err.code, err.message, self._name, self._node_target),
         )
 
     def _register_request(self, credit: tuple[int, int]) -> pb.AttachRequest:
@@ -480,7 +393,7 @@ class Reactor:
                 st.details,
                 st.reason,
                 context=f'reactor "{self._name}": {self._where} refused it',
-                hint=_attach_hint(st.code, st.details, self._name, self._node_target),
+                hint=attach_hint(st.code, st.details, self._name, self._node_target),
             ) from st
         except TimeoutError as err:
             stream.cancel()
@@ -792,110 +705,6 @@ class Reactor:
         fut = entry[1]
         if not fut.done():
             fut.set_result(result)
-
-    @staticmethod
-    def _target(peer: PeerRef) -> dict[str, str]:
-        if isinstance(peer, Peer):
-            return {"connection_id": peer.connection_id, "peer_id": peer.peer_id}
-        return {"connection_id": "", "peer_id": peer}
-
-    async def send(self, peer: PeerRef, channel_id: int, message: Bytes, *, timeout_ms: int = 0) -> bool:
-        """Queues ``message`` for ``peer`` on ``channel_id``, waiting up to ``timeout_ms`` for room
-        (0: the node's send timeout, 10 s). Returns whether it was queued.
-
-        A message too large for one stream message (``max_message_bytes``, the node's gRPC limit)
-        fails with :class:`CommandError` (INVALID_ARGUMENT, ``MESSAGE_TOO_LARGE``) without being sent.
-
-        ``peer`` is a :class:`Peer` from an event (that connection) or a node ID
-        (whichever connection that node has now)::
-
-            queued = await r.send(event.peer, 0x70, b"ping")
-        """
-        res = await self._command(
-            "send",
-            "send",
-            send=pb.Send(**self._target(peer), channel_id=channel_id, message=bytes(message), timeout_ms=timeout_ms),
-        )
-        return res.send.queued
-
-    async def try_send(self, peer: PeerRef, channel_id: int, message: Bytes) -> bool:
-        """Queues ``message`` only if there is room now. Returns whether it was queued."""
-        res = await self._command(
-            "try_send", "send", try_send=pb.TrySend(**self._target(peer), channel_id=channel_id, message=bytes(message))
-        )
-        return res.send.queued
-
-    async def broadcast(self, channel_id: int, message: Bytes) -> list[BroadcastResult]:
-        """Sends ``message`` to every connected peer; one result per peer."""
-        res = await self._command(
-            "broadcast", "broadcast", broadcast=pb.Broadcast(channel_id=channel_id, message=bytes(message))
-        )
-        return convert.broadcast(res.broadcast)
-
-    async def stop_peer_for_error(self, peer: PeerRef, reason: str = "", *, no_reconnect: bool = False) -> None:
-        """Disconnects a misbehaving peer; persistent peers are redialled unless ``no_reconnect``."""
-        await self._command(
-            "stop_peer_for_error",
-            "done",
-            stop_peer_for_error=pb.StopPeerForError(**self._target(peer), reason=reason, no_reconnect=no_reconnect),
-        )
-
-    async def stop_peer_gracefully(self, peer: PeerRef, *, flush: bool = False) -> None:
-        """Disconnects a peer without blame.
-
-        With ``flush``, what is already queued to the peer is written out first
-        (CometBFT's ``Peer.FlushStop``, as a seed does after answering PEX):
-        from the call on the peer takes no new sends and delivers no more
-        messages, and the call returns once it is removed (within the node's
-        flush-stop timeout, 10 s).
-        """
-        await self._command(
-            "stop_peer_gracefully", "done", stop_peer_gracefully=pb.StopPeerGracefully(**self._target(peer), flush=flush)
-        )
-
-    async def mark_peer_as_good(self, peer: PeerRef) -> None:
-        """Tells the address book the peer is useful."""
-        await self._command("mark_peer_as_good", "done", mark_peer_as_good=pb.MarkPeerAsGood(**self._target(peer)))
-
-    async def dial_peers(self, addresses: Sequence[str], *, persistent: bool = False) -> None:
-        """Dials ``id@host:port`` addresses in the background (watch for :class:`InitPeer`)."""
-        await self._command(
-            "dial_peers", "done", dial_peers=pb.DialPeers(addresses=list(addresses), persistent=persistent)
-        )
-
-    async def get_peer_data(self, peer: PeerRef, key: str) -> bytes | None:
-        """A value of the per-peer store shared by reactors; None when absent."""
-        res = await self._command(
-            "get_peer_data", "peer_data", get_peer_data=pb.GetPeerData(**self._target(peer), key=key)
-        )
-        return bytes(res.peer_data.value) if res.peer_data.found else None
-
-    async def set_peer_data(self, peer: PeerRef, key: str, value: Bytes) -> None:
-        """Writes a value of the per-peer store shared by reactors.
-
-        The node takes values of at most 63 KiB, and no command other than a send, try_send or
-        broadcast over 64 KiB encoded: a command that large (value, key and peer together) fails
-        with :class:`CommandError` (INVALID_ARGUMENT, ``INVALID_FIELD``) without being sent.
-        """
-        await self._command(
-            "set_peer_data", "done", set_peer_data=pb.SetPeerData(**self._target(peer), key=key, value=bytes(value))
-        )
-
-    async def list_peers(self) -> list[Peer]:
-        """The connected peers."""
-        res = await self._command("list_peers", "peers", list_peers=pb.ListPeers())
-        return convert.peers(res.peers.peers)
-
-    async def num_peers(self) -> PeerCounts:
-        """Peers counted as CometBFT's NumPeers does."""
-        res = await self._command("num_peers", "num_peers", num_peers=pb.NumPeers())
-        return convert.counts(res.num_peers)
-
-    async def get_peer(self, peer: PeerRef) -> PeerStatus:
-        """One connected peer (by node ID) with its connection status."""
-        peer_id = peer.peer_id if isinstance(peer, Peer) else peer
-        res = await self._command("get_peer", "peer", get_peer=pb.GetPeer(peer_id=peer_id))
-        return convert.peer_status(res.peer)
 
     # ================================================================ closing
 
