@@ -21,6 +21,19 @@ mkdir -p "$log_dir"
 
 for line in "${lines[@]}"; do bash scripts/install-cometbft.sh --line "$line" > /dev/null; done
 
+# Each line should be its newest release: say so when the module proxy serves a newer one (a note, not a failure:
+# a new upstream release is not a regression of ours; update cometbft-lines.txt and the README's table).
+if released="$(go list -m -versions github.com/cometbft/cometbft 2>/dev/null)"; then
+  while read -r line version _; do
+    newest="$(tr ' ' '\n' <<< "$released" | grep -E "^${line//./\\.}\.[0-9]+$" | sort -V | tail -1)"
+    if [[ -n "$newest" && "$newest" != "$version" ]]; then
+      printf '[interop-lines] note: %s is tested at %s, but the module proxy serves %s\n' "$line" "$version" "$newest"
+    fi
+  done < <(grep -v '^[[:space:]]*\(#\|$\)' "$lines_file")
+else
+  printf '[interop-lines] note: could not list CometBFT releases (go list -m -versions failed); newest not checked\n'
+fi
+
 declare -A pid_of=() start_of=() result_of=() took_of=()
 run_line() {
   local line="$1"
