@@ -13,7 +13,8 @@
 # Lines marked `proxy` are built with `go install ...@VERSION`; lines marked `source` (v0.34: its go.mod
 # replaces dependencies with forks, which `go install` refuses) from the module's source as the proxy serves it,
 # with the go.mod `replace` block removed (the forks are of dependencies off the wire: go-kit's metrics counters,
-# and a SQL schema helper, afero and gonum, which only tests and tools use), built by `go build`. A line is installed once: a stamp file beside the binary records
+# afero under viper's config loading, and a SQL schema helper and gonum, which only tests and tools use), built by
+# `go build`. A line is installed once: a stamp file beside the binary records
 # the version, and the cache (.cache/) survives between CI runs on the same machine.
 #
 # Idempotent: does nothing when <repo>/.cache/bin/cometbft already reports the wanted version.
