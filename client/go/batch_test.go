@@ -377,7 +377,7 @@ func TestBatchesStayWithinTheNodesSizeLimits(t *testing.T) {
 		for _, cmd := range b.GetCommands() {
 			onlyPayload = onlyPayload && cmd.GetTrySend() != nil
 		}
-		if !onlyPayload && size > maxControlRequestBytes || size > maxBatchBytes+batchOverheadBytes && len(b.GetCommands()) > 1 {
+		if !onlyPayload && size > fallbackLimits.maxControlRequestBytes || size > fallbackLimits.maxBatchBytes+batchOverheadBytes && len(b.GetCommands()) > 1 {
 			t.Errorf("a batch of %d commands takes %d bytes", len(b.GetCommands()), size)
 		}
 	}

@@ -61,9 +61,11 @@ type Client struct {
 	attChanged chan struct{}
 	token      string
 	nodeInfo   NodeInfo
-	finished   bool
-	closed     bool // Close was called
-	err        error
+	// limits are what the node accepts, from the latest Registered.
+	limits   limits
+	finished bool
+	closed   bool // Close was called
+	err      error
 }
 
 // attachment is one Attach stream that has been answered with Registered.
@@ -145,6 +147,7 @@ func Attach(ctx context.Context, target string, opts Options) (*Client, error) {
 		slots:      make(chan struct{}, o.MaxInflightCommands),
 		done:       make(chan struct{}),
 		in:         newInbox(o.CreditWindow),
+		limits:     limitsFrom(nil, o.MaxMessageBytes),
 		attChanged: make(chan struct{}),
 	}
 	c.unreachable = newUnreachable(c.log, o.Name, c.target, UnreachableWarningInterval, o.clock)
@@ -273,7 +276,7 @@ func (c *Client) attachOnce() (*attachment, error) {
 	att := &attachment{
 		stream:  stream,
 		cancel:  scancel,
-		out:     newOutbox(),
+		out:     newOutbox(limitsFrom(registered.GetLimits(), c.opts.MaxMessageBytes)),
 		pending: map[uint64]chan *gatewayv1.CommandResult{},
 		broken:  make(chan struct{}),
 	}
@@ -316,6 +319,7 @@ func (c *Client) onRegistered(att *attachment, r *gatewayv1.Registered, token st
 	}
 	c.token = r.GetSessionToken()
 	c.nodeInfo = nodeInfoFromAPI(r.GetNodeInfo())
+	c.limits = att.out.lim
 	c.att = att
 	close(c.attChanged)
 	c.attChanged = make(chan struct{})

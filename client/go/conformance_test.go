@@ -531,8 +531,8 @@ func TestC7ManyCommandsAtOnce(t *testing.T) {
 	batches := tap.batches
 	tap.mu.Unlock()
 	for _, n := range batches {
-		if n > maxBatchCommands {
-			t.Errorf("a batch of %d commands, over the node's %d", n, maxBatchCommands)
+		if n > fallbackLimits.maxBatchCommands {
+			t.Errorf("a batch of %d commands, over the node's %d", n, fallbackLimits.maxBatchCommands)
 		}
 	}
 	if st := p.ca.Stats(); st.Streams != 1 {

@@ -74,13 +74,18 @@
 // room included); bound how many it keeps in flight yourself (each holds a
 // command slot until its result).
 //
-// Limits: a RequestBatch carries at most 1024 commands (the protocol's
-// limit) and stops taking commands once they reach 1 MiB encoded; what is
-// left goes in the next message. A batch holding any command other than
-// Send, TrySend or Broadcast stays within 64 KiB, the most the node decodes
-// for such requests. A single command that cannot fit (larger than
-// Options.MaxMessageBytes, or another command larger than 64 KiB) fails
-// with a *CommandError (InvalidArgument) without being sent. Commands take
+// Limits: the node tells its limits in Registered (gateway.proto's Limits)
+// and the client keeps to them; a node older than them is held to what
+// nodes enforced before (1024 commands, 1 MiB, 64 KiB, 110 MiB). A
+// RequestBatch carries at most the node's max_batch_commands (1024) and
+// stops taking commands once they reach its max_batch_payload_bytes (1 MiB)
+// encoded, or its largest message; what is left goes in the next message. A
+// batch holding any command other than Send, TrySend or Broadcast stays
+// within the node's max_control_request_bytes (64 KiB), the most it decodes
+// for such requests. A single command that cannot fit (larger than the
+// node's max_message_bytes or Options.MaxMessageBytes, or another command
+// larger than max_control_request_bytes) fails with a *CommandError
+// (InvalidArgument) without being sent. Commands take
 // one of Options.MaxInflightCommands slots (default 1024, the node's limit
 // per stream) before they are queued and keep it until their result comes,
 // so at most that many wait to be written; when all are taken, further

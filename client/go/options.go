@@ -119,10 +119,11 @@ type Options struct {
 	// limit (1024 in progress per stream) the node refuses the excess with
 	// ResourceExhausted (ReasonTooManyCommands).
 	MaxInflightCommands int
-	// MaxMessageBytes is the largest gRPC message sent or received
-	// (default DefaultMaxMessageBytes). A command that does not fit in one
-	// fails with a *CommandError (InvalidArgument, ReasonMessageTooLarge)
-	// without being sent.
+	// MaxMessageBytes is the largest gRPC message the client's channel
+	// sends or receives (default DefaultMaxMessageBytes). The client sends
+	// nothing larger than the node's own limit either (Registered.limits).
+	// A command that does not fit in one fails with a *CommandError
+	// (InvalidArgument, ReasonMessageTooLarge) without being sent.
 	MaxMessageBytes int
 	// TLS, when set, secures the connection; nodes listening beyond
 	// loopback require it (grpc.tls_cert_file). Nil: plaintext, as for a

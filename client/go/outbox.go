@@ -13,30 +13,65 @@ import (
 	gatewayv1 "github.com/switchboard-p2p/switchboard/client/go/gen/switchboard/gateway/v1"
 )
 
-// Batching limits. Every stream message the client writes after Register
-// is one RequestBatch: the acknowledgement, the credit and the commands
-// owed at that moment.
-const (
-	// maxBatchCommands is the protocol's limit on the commands of one
-	// RequestBatch (gateway.proto); more queued commands go in further batches.
-	maxBatchCommands = 1024
-	// maxBatchBytes stops a batch from taking more commands once their
-	// encoding reaches 1 MiB: the cost per stream message is amortised long
-	// before, and a larger message would only hold back the commands behind
-	// it and make the node decode more at once. A single command larger than
-	// this goes alone, up to Options.MaxMessageBytes.
-	maxBatchBytes = 1 << 20
-	// batchOverheadBytes is what a RequestBatch adds around its commands,
-	// at most: the AttachRequest tag and length (11 bytes), an Ack (13) and a
-	// Credit (19), rounded up.
-	batchOverheadBytes = 64
-	// maxControlRequestBytes is the node's limit on a request that is not
-	// made large by message payloads (the gateway's MAX_CONTROL_MESSAGE_BYTES,
-	// server/docs/LIMITS.md): it decodes a larger one only if its commands
-	// are all send, try_send or broadcast, and otherwise ends the stream. So
-	// a batch holding any other command stays within it.
-	maxControlRequestBytes = 64 << 10
-)
+// Batching. Every stream message the client writes after Register is one
+// RequestBatch: the acknowledgement, the credit and the commands owed at that
+// moment, within the limits the node told in Registered.
+
+// batchOverheadBytes is what a RequestBatch adds around its commands, at
+// most: the AttachRequest tag and length (11 bytes), an Ack (13) and a
+// Credit (19), rounded up.
+const batchOverheadBytes = 64
+
+// limits are what the node accepts on a stream: Registered.limits, each
+// field the node left unset taken from fallbackLimits.
+type limits struct {
+	// maxBatchCommands: the commands of one RequestBatch; the node runs
+	// none of a batch with more. More queued commands go in further batches.
+	maxBatchCommands int
+	// maxBatchBytes: a batch takes no more commands once their encoding
+	// reaches this (the node's max_batch_payload_bytes): a larger message
+	// would only hold back the commands behind it. A single command larger
+	// than this goes alone, up to maxMessageBytes.
+	maxBatchBytes int
+	// maxControlRequestBytes: the node decodes a larger request only if
+	// its commands are all send, try_send or broadcast, and otherwise ends
+	// the stream; so a batch holding any other command stays within it.
+	maxControlRequestBytes int
+	// maxMessageBytes: the largest request the node receives, and no more
+	// than Options.MaxMessageBytes (the client's own channel limit).
+	maxMessageBytes int
+}
+
+// fallbackLimits are what nodes enforced before they told their limits in
+// Registered: used only for a node that tells none.
+var fallbackLimits = limits{
+	maxBatchCommands:       1024,
+	maxBatchBytes:          1 << 20,
+	maxControlRequestBytes: 64 << 10,
+	maxMessageBytes:        110 << 20,
+}
+
+// limitsFrom reads the limits a Registered told (nil from a node older
+// than them), within the client's own largest message ownMax.
+func limitsFrom(told *gatewayv1.Limits, ownMax int) limits {
+	pick := func(v uint32, fallback int) int {
+		if v == 0 {
+			return fallback
+		}
+		return int(v)
+	}
+	return limits{
+		maxBatchCommands:       pick(told.GetMaxBatchCommands(), fallbackLimits.maxBatchCommands),
+		maxBatchBytes:          pick(told.GetMaxBatchPayloadBytes(), fallbackLimits.maxBatchBytes),
+		maxControlRequestBytes: pick(told.GetMaxControlRequestBytes(), fallbackLimits.maxControlRequestBytes),
+		maxMessageBytes:        min(pick(told.GetMaxMessageBytes(), fallbackLimits.maxMessageBytes), ownMax),
+	}
+}
+
+// batchBudget is how many bytes of commands a batch takes beyond its first.
+func (l limits) batchBudget() int {
+	return min(l.maxBatchBytes, l.maxMessageBytes-batchOverheadBytes)
+}
 
 // outgoing is one command on its way to the node.
 type outgoing struct {
@@ -44,7 +79,7 @@ type outgoing struct {
 	// wireBytes is the command's encoding inside a RequestBatch (tag and length included).
 	wireBytes int
 	// payload: a send, try_send or broadcast, which may make a request
-	// larger than maxControlRequestBytes.
+	// larger than the node's maxControlRequestBytes.
 	payload bool
 	// elem is its place in the outbox queue; nil once the writer took it
 	// (or it was withdrawn). Guarded by outbox.mu.
@@ -81,10 +116,12 @@ type outbox struct {
 	queue *list.List
 	// closed is set when the writer stopped: nothing more leaves.
 	closed bool
+	// lim is what the stream's node accepts (fixed per stream).
+	lim limits
 }
 
-func newOutbox() *outbox {
-	return &outbox{wake: make(chan struct{}, 1), queue: list.New()}
+func newOutbox(lim limits) *outbox {
+	return &outbox{wake: make(chan struct{}, 1), queue: list.New(), lim: lim}
 }
 
 func (o *outbox) signal() {
@@ -150,11 +187,11 @@ func (o *outbox) close() {
 }
 
 // next takes what is owed into one RequestBatch: the acknowledgement, the
-// credit and the oldest queued commands, at most maxBatchCommands of them
-// and, beyond the first, within budgetBytes, and within
-// maxControlRequestBytes unless they are all payload commands. Nil when
-// nothing is owed.
-func (o *outbox) next(budgetBytes int) *gatewayv1.AttachRequest {
+// credit and the oldest queued commands, at most the node's
+// maxBatchCommands of them and, beyond the first, within its batch budget,
+// and within its maxControlRequestBytes unless they are all payload
+// commands. Nil when nothing is owed.
+func (o *outbox) next() *gatewayv1.AttachRequest {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	b := &gatewayv1.RequestBatch{}
@@ -166,18 +203,20 @@ func (o *outbox) next(budgetBytes int) *gatewayv1.AttachRequest {
 		b.Credit = &gatewayv1.Credit{Messages: o.credit.Messages, Bytes: o.credit.Bytes}
 		o.credit = Credit{}
 	}
-	n := min(o.queue.Len(), maxBatchCommands)
+	lim := o.lim
+	budgetBytes := lim.batchBudget()
+	n := min(o.queue.Len(), lim.maxBatchCommands)
 	if n > 0 {
 		b.Commands = make([]*gatewayv1.Command, 0, n)
 	}
 	used, allPayload := 0, true
-	for e := o.queue.Front(); e != nil && len(b.Commands) < maxBatchCommands; e = o.queue.Front() {
+	for e := o.queue.Front(); e != nil && len(b.Commands) < lim.maxBatchCommands; e = o.queue.Front() {
 		g := e.Value.(*outgoing)
 		if len(b.Commands) > 0 {
 			if used+g.wireBytes > budgetBytes {
 				break
 			}
-			if !(allPayload && g.payload) && used+g.wireBytes+batchOverheadBytes > maxControlRequestBytes {
+			if !(allPayload && g.payload) && used+g.wireBytes+batchOverheadBytes > lim.maxControlRequestBytes {
 				break
 			}
 		}
@@ -193,20 +232,20 @@ func (o *outbox) next(budgetBytes int) *gatewayv1.AttachRequest {
 	return &gatewayv1.AttachRequest{Msg: &gatewayv1.AttachRequest_Batch{Batch: b}}
 }
 
-// batchBudget is how many bytes of commands a batch takes beyond its first.
-func (c *Client) batchBudget() int {
-	return min(maxBatchBytes, c.opts.MaxMessageBytes-batchOverheadBytes)
-}
-
-// tooLarge says why g cannot be sent at all, even alone in a batch; nil if it can.
+// tooLarge says why g cannot be sent at all, even alone in a batch, to the
+// node the client is attached to (its limits from the latest Registered);
+// nil if it can.
 func (c *Client) tooLarge(g *outgoing) error {
+	c.mu.Lock()
+	lim := c.limits
+	c.mu.Unlock()
 	switch {
-	case g.wireBytes+batchOverheadBytes > c.opts.MaxMessageBytes:
+	case g.wireBytes+batchOverheadBytes > lim.maxMessageBytes:
 		return &CommandError{Code: codes.InvalidArgument, Reason: ReasonMessageTooLarge, Message: fmt.Sprintf(
-			"the command takes %d bytes encoded, more than Options.MaxMessageBytes (%d) allows; it was not sent", g.wireBytes, c.opts.MaxMessageBytes)}
-	case !g.payload && g.wireBytes+batchOverheadBytes > maxControlRequestBytes:
+			"the command takes %d bytes encoded, more than the %d bytes of the largest message (the node's grpc.max_message_bytes, or Options.MaxMessageBytes if smaller); it was not sent", g.wireBytes, lim.maxMessageBytes)}
+	case !g.payload && g.wireBytes+batchOverheadBytes > lim.maxControlRequestBytes:
 		return &CommandError{Code: codes.InvalidArgument, Reason: ReasonInvalidField, Message: fmt.Sprintf(
-			"the command takes %d bytes encoded; the node accepts at most %d for commands other than send, try_send and broadcast; it was not sent", g.wireBytes, maxControlRequestBytes)}
+			"the command takes %d bytes encoded; the node accepts at most %d for commands other than send, try_send and broadcast; it was not sent", g.wireBytes, lim.maxControlRequestBytes)}
 	}
 	return nil
 }
@@ -217,7 +256,6 @@ func (c *Client) tooLarge(g *outgoing) error {
 func (c *Client) write(att *attachment) {
 	defer c.wg.Done()
 	defer att.out.close()
-	budget := c.batchBudget()
 	for {
 		select {
 		case <-att.out.wake:
@@ -228,7 +266,7 @@ func (c *Client) write(att *attachment) {
 		// sends) queue their commands first, so they leave together.
 		runtime.Gosched()
 		for {
-			req := att.out.next(budget)
+			req := att.out.next()
 			if req == nil {
 				break
 			}

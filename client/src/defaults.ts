@@ -50,8 +50,9 @@ export const DEFAULT_RECONNECT_MULTIPLIER = 2;
 export const DEFAULT_RECONNECT_JITTER = 0.2;
 
 /**
- * Largest gRPC message the client accepts: 128 MiB, above the node's default
- * `grpc.max_message_bytes` (110 MiB), so every batch the node may send fits.
+ * @deprecated Not used any more: the SDK's channel sets no message limit of
+ * its own, and keeps to the largest message the node tells in Registered
+ * (`limits.max_message_bytes`). Kept for code that imported it.
  */
 export const DEFAULT_MAX_RECEIVE_MESSAGE_BYTES = 128 * 1024 * 1024;
 

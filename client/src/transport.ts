@@ -8,10 +8,10 @@
  */
 import { type ChannelCredentials, type ChannelOptions, Metadata, type ServiceError, credentials as grpcCredentials, makeGenericClientConstructor } from "@grpc/grpc-js";
 import { Observable } from "rxjs";
-import { DEFAULT_FLOW_CONTROL_WINDOW_BYTES, DEFAULT_MAX_RECEIVE_MESSAGE_BYTES } from "./defaults.js";
+import { DEFAULT_FLOW_CONTROL_WINDOW_BYTES } from "./defaults.js";
 import { type AttachRequest, type AttachResponse, ReactorGatewayServiceClient, ReactorGatewayServiceService } from "./gen/switchboard/gateway/v1/gateway.js";
 import { encodeAttachRequest } from "./internal/encode.js";
-import { Outbox } from "./internal/outbox.js";
+import { Outbox, limitsFromRegistered } from "./internal/outbox.js";
 
 /** The generated client, with our encoder of AttachRequests (the same bytes, each payload copied once). */
 const AttachClient = makeGenericClientConstructor(
@@ -76,8 +76,9 @@ export interface GrpcAttachTransport {
  */
 export function createGrpcAttachTransport(target: string, options: GrpcConnectionOptions & { readonly reconnectDelayMs?: number; readonly maxReconnectDelayMs?: number } = {}): GrpcAttachTransport {
   const client = new AttachClient(toGrpcTarget(target), options.credentials ?? grpcCredentials.createInsecure(), {
-    "grpc.max_receive_message_length": DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
-    "grpc.max_send_message_length": DEFAULT_MAX_RECEIVE_MESSAGE_BYTES,
+    // No limit of the SDK's own: the node tells its largest message in Registered, and the SDK keeps to it (internal/outbox.ts).
+    "grpc.max_receive_message_length": -1,
+    "grpc.max_send_message_length": -1,
     // The SDK's own backoff decides when to retry; keep the channel's from adding seconds to it.
     "grpc.initial_reconnect_backoff_ms": Math.max(1, options.reconnectDelayMs ?? 100),
     "grpc.max_reconnect_backoff_ms": Math.max(1, options.maxReconnectDelayMs ?? 5_000),
@@ -89,8 +90,14 @@ export function createGrpcAttachTransport(target: string, options: GrpcConnectio
     new Observable<AttachResponse>((subscriber) => {
       const call = client.attach(callMetadata(options.token));
       let done = false;
+      const outbox = new Outbox((req) => {
+        if (!done) call.write(req);
+      });
       call.on("data", (res: AttachResponse) => {
-        if (!done) subscriber.next(res);
+        if (done) return;
+        // The node's limits, for what is written from now on.
+        if (res.msg?.$case === "registered") outbox.setLimits(limitsFromRegistered(res.msg.value.limits));
+        subscriber.next(res);
       });
       // Kept after teardown: cancel() makes grpc-js emit CANCELLED, which must not go unhandled.
       call.on("error", (err: ServiceError) => {
@@ -103,9 +110,6 @@ export function createGrpcAttachTransport(target: string, options: GrpcConnectio
         if (done) return;
         done = true;
         subscriber.complete();
-      });
-      const outbox = new Outbox((req) => {
-        if (!done) call.write(req);
       });
       const writes = requests.subscribe({
         next: (req) => {

@@ -8,7 +8,7 @@
 import { type ServerDuplexStream, Server, ServerCredentials } from "@grpc/grpc-js";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { AttachRequest, type AttachResponse, type Command, ReactorGatewayServiceService } from "../src/gen/switchboard/gateway/v1/gateway.js";
-import { MAX_CONTROL_REQUEST_BYTES, MAX_REQUEST_BATCH_BYTES, MAX_REQUEST_BATCH_COMMANDS, Outbox } from "../src/internal/outbox.js";
+import { FALLBACK_LIMITS, Outbox, limitsFromRegistered } from "../src/internal/outbox.js";
 import { CommandError } from "../src/errors.js";
 import { ReactorClient } from "../src/reactor-client.js";
 import type { ReactorEvent } from "../src/types.js";
@@ -16,6 +16,8 @@ import { NODE_INFO, ev, until } from "./support/fake-node.js";
 import { Recorder } from "./support/recorder.js";
 import { SwitchboardNode, destroyAllNodes } from "./support/switchboard-node.js";
 
+// What a node that tells no limits (older than Registered.limits) is held to.
+const { maxBatchCommands: MAX_REQUEST_BATCH_COMMANDS, maxBatchPayloadBytes: MAX_REQUEST_BATCH_BYTES, maxControlRequestBytes: MAX_CONTROL_REQUEST_BYTES } = FALLBACK_LIMITS;
 const CH = 0x70;
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const numPeers = (requestId: bigint): AttachRequest => ({ msg: { $case: "command", value: { requestId, kind: { $case: "numPeers", value: {} } } } });
@@ -111,6 +113,46 @@ describe("Outbox", () => {
   });
 });
 
+describe("the node's limits (Registered.limits)", () => {
+  const getPeerData = (requestId: bigint, keyLength: number): AttachRequest => ({
+    msg: { $case: "command", value: { requestId, kind: { $case: "getPeerData", value: { connectionId: "c", peerId: "", key: "k".repeat(keyLength) } } } },
+  });
+  const counts = (out: AttachRequest[]): number[] => out.map((r) => (r.msg?.$case === "batch" ? r.msg.value.commands.length : r.msg?.$case === "command" ? 1 : 0));
+
+  it("a node that tells none is held to the fallback; each field a node sets replaces the fallback's", () => {
+    expect(limitsFromRegistered(undefined)).toEqual(FALLBACK_LIMITS);
+    expect(limitsFromRegistered({ maxBatchCommands: 8, maxBatchPayloadBytes: 0, maxControlRequestBytes: 0, maxMessageBytes: 4096 })).toEqual({ ...FALLBACK_LIMITS, maxBatchCommands: 8, maxMessageBytes: 4096 });
+  });
+
+  it("a node's smaller limits cut batches: commands per batch, payload bytes, control request bytes, message bytes", async () => {
+    const out: AttachRequest[] = [];
+    const box = new Outbox((r) => out.push(r));
+    box.setLimits({ maxBatchCommands: 3, maxBatchPayloadBytes: 100, maxControlRequestBytes: 400, maxMessageBytes: 1000 });
+    for (let i = 0; i < 7; i++) box.add(numPeers(BigInt(i)));
+    await turn();
+    expect(counts(out)).toEqual([3, 3, 1]);
+
+    out.length = 0;
+    for (let i = 0; i < 3; i++) box.add(trySend(BigInt(i), 60)); // 60 + 60 > 100 payload bytes
+    await turn();
+    expect(counts(out)).toEqual([1, 1, 1]);
+
+    out.length = 0;
+    box.setLimits({ maxBatchCommands: 3, maxBatchPayloadBytes: 1 << 20, maxControlRequestBytes: 400, maxMessageBytes: 1000 });
+    for (let i = 0; i < 4; i++) box.add(trySend(BigInt(i), 400)); // two fit 1000 bytes encoded, three do not
+    await turn();
+    expect(counts(out)).toEqual([2, 2]);
+    for (const r of out) expect(AttachRequest.encode(r).finish().length).toBeLessThanOrEqual(1000);
+
+    out.length = 0;
+    for (let i = 0; i < 6; i++) box.add(getPeerData(BigInt(i), 100)); // commands without a payload: batches within 400 bytes
+    await turn();
+    expect(out.length).toBeGreaterThan(1);
+    for (const r of out) expect(AttachRequest.encode(r).finish().length).toBeLessThanOrEqual(400);
+    expect(counts(out).reduce((a, b) => a + b, 0)).toBe(6);
+  });
+});
+
 /** A grpc-js server standing in for the node: records each AttachRequest as it arrived on the wire. */
 class WireNode {
   readonly requests: AttachRequest[] = [];
@@ -166,7 +208,7 @@ describe("on the wire", () => {
     await until(() => wire.requests.length === 1, 5000, "Register");
     const reg = wire.requests[0]?.msg;
     expect(reg?.$case === "register" && reg.value.batchResults).toBe(true);
-    wire.write({ msg: { $case: "registered", value: { sessionToken: "t", resumed: false, resumeRefusedReason: "", nodeInfo: NODE_INFO, nextEventSeq: 1n } } });
+    wire.write({ msg: { $case: "registered", value: { sessionToken: "t", resumed: false, resumeRefusedReason: "", nodeInfo: NODE_INFO, nextEventSeq: 1n, limits: undefined } } });
     await until(() => reactor.state === "attached", 5000, "attached");
 
     const pending = Array.from({ length: 20 }, () => reactor.numPeers());
@@ -181,6 +223,32 @@ describe("on the wire", () => {
     expect(counts.map((c) => c.outbound)).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
+  it("obeys the limits the node sent in Registered: batches of its size, and a command over its control limit refused before it is written", async () => {
+    const wire = await WireNode.start();
+    const reactor = new ReactorClient({ target: wire.address, name: "app", channels: [{ id: CH, priority: 5 }], reconnect: false });
+    const sub = reactor.events$.subscribe(() => undefined);
+    cleanups.push(() => sub.unsubscribe(), () => wire.close());
+    await until(() => wire.requests.length === 1, 5000, "Register");
+    const limits = { maxBatchCommands: 4, maxBatchPayloadBytes: 1 << 20, maxControlRequestBytes: 512, maxMessageBytes: 1 << 20 };
+    wire.write({ msg: { $case: "registered", value: { sessionToken: "t", resumed: false, resumeRefusedReason: "", nodeInfo: NODE_INFO, nextEventSeq: 1n, limits } } });
+    await until(() => reactor.state === "attached", 5000, "attached");
+
+    const pending = Array.from({ length: 10 }, () => reactor.numPeers());
+    await until(() => wire.commands().length === 10, 5000, "10 commands");
+    expect(wire.requests.slice(1).map((r) => (r.msg?.$case === "batch" ? r.msg.value.commands.length : 1))).toEqual([4, 4, 2]);
+    const ids = wire.commands().map((c) => c.requestId);
+    wire.write({ msg: { $case: "results", value: { results: ids.map((requestId) => ({ requestId, error: undefined, kind: { $case: "numPeers", value: { outbound: 0, inbound: 0, dialing: 0 } } })) } } });
+    await Promise.all(pending);
+
+    // 600 bytes fit the fallback's 64 KiB, not this node's 512: refused here, never written (the node would end the stream).
+    const peer = { id: "p", connectionId: "c" };
+    const refused = reactor.setPeerData(peer, "big", new Uint8Array(600));
+    await expect(refused).rejects.toBeInstanceOf(CommandError);
+    await expect(refused).rejects.toThrow(/over 512 bytes encoded/);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(wire.commands()).toHaveLength(10);
+  });
+
   it("acknowledges and re-grants a batch of events, and writes the echoes they cause, in one RequestBatch", async () => {
     const wire = await WireNode.start();
     const reactor = new ReactorClient({ target: wire.address, name: "app", channels: [{ id: CH, priority: 5 }], reconnect: false, creditWindow: { messages: 8, bytes: 1 << 20 } });
@@ -189,7 +257,7 @@ describe("on the wire", () => {
     });
     cleanups.push(() => sub.unsubscribe(), () => wire.close());
     await until(() => wire.requests.length === 1, 5000, "Register");
-    wire.write({ msg: { $case: "registered", value: { sessionToken: "t", resumed: false, resumeRefusedReason: "", nodeInfo: NODE_INFO, nextEventSeq: 1n } } });
+    wire.write({ msg: { $case: "registered", value: { sessionToken: "t", resumed: false, resumeRefusedReason: "", nodeInfo: NODE_INFO, nextEventSeq: 1n, limits: undefined } } });
     wire.write({ msg: { $case: "events", value: { events: [ev.start(1), ev.init(2, "p", "c"), ev.add(3, "p", "c"), ...[4, 5, 6, 7, 8].map((s) => ev.recv(s, "p", "c", CH, Uint8Array.of(s)))] } } });
     await until(() => wire.commands().length === 5, 5000, "5 echoes");
     await new Promise((r) => setTimeout(r, 50));

@@ -17,7 +17,7 @@ import { NODE_INFO, ev, serviceError } from "./support/fake-node.js";
 const CHANNELS = [{ id: 0x70, priority: 5, sendQueueCapacity: 100 }];
 
 const R: Record<string, AttachResponse> = {
-  r: { msg: { $case: "registered", value: { sessionToken: "tok", resumed: false, resumeRefusedReason: "", nodeInfo: NODE_INFO, nextEventSeq: 1n } } },
+  r: { msg: { $case: "registered", value: { sessionToken: "tok", resumed: false, resumeRefusedReason: "", nodeInfo: NODE_INFO, nextEventSeq: 1n, limits: undefined } } },
   a: { msg: { $case: "events", value: { events: [ev.start(1)] } } },
   b: { msg: { $case: "events", value: { events: [ev.init(2, "p1", "c1"), ev.add(3, "p1", "c1")] } } },
   s: { msg: { $case: "events", value: { events: [ev.stop(2)] } } },

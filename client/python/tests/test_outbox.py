@@ -9,17 +9,24 @@ import pytest
 import grpc
 
 from switchboard_reactor import ErrorReason
+from dataclasses import replace
+
 from switchboard_reactor._outbox import (
     BATCH_OVERHEAD_BYTES,
-    MAX_BATCH_BYTES,
-    MAX_BATCH_COMMANDS,
-    MAX_CONTROL_REQUEST_BYTES,
+    FALLBACK_LIMITS,
     Outbox,
+    limits_from,
     refusal,
 )
 from switchboard_reactor.pb import gateway_pb2 as pb
 
 from .support.fake_node import screen
+
+
+# What a node that tells no limits (older than Registered.limits) is held to.
+MAX_BATCH_BYTES = FALLBACK_LIMITS.max_batch_bytes
+MAX_BATCH_COMMANDS = FALLBACK_LIMITS.max_batch_commands
+MAX_CONTROL_REQUEST_BYTES = FALLBACK_LIMITS.max_control_request_bytes
 
 
 def future() -> asyncio.Future[pb.CommandResult]:
@@ -213,6 +220,6 @@ async def test_a_command_that_cannot_go_even_alone_is_refused_before_it_is_queue
     # A payload command may be larger, up to the node's message limit.
     assert refusal(pb.Command(send=pb.Send(peer_id="p", message=bytes(10 * 1024 * 1024)))) is None
     assert refusal(pb.Command(broadcast=pb.Broadcast(message=bytes(10 * 1024 * 1024)))) is None
-    huge = refusal(pb.Command(try_send=pb.TrySend(peer_id="p", message=bytes(2 * 1024 * 1024))), max_message_bytes=2 * 1024 * 1024)
+    huge = refusal(pb.Command(try_send=pb.TrySend(peer_id="p", message=bytes(2 * 1024 * 1024))), replace(FALLBACK_LIMITS, max_message_bytes=2 * 1024 * 1024))
     assert huge is not None and (huge.code, huge.reason) == (grpc.StatusCode.INVALID_ARGUMENT, ErrorReason.MESSAGE_TOO_LARGE)
     assert "max_message_bytes" in huge.message

@@ -40,7 +40,7 @@ import { AttachError, CommandError, CommandInterruptedError, CommandQueueFullErr
 import type { AttachTransport } from "../transport.js";
 import type { ChannelConfig, NodeInfo, PeerInfo, ReactorEvent } from "../types.js";
 import { bareShell, channelToApi, nodeInfoFromApi, peerFromApi } from "./convert.js";
-import { MAX_CONTROL_REQUEST_BYTES, commandPayloadBytes, exceedsControlLimit } from "./outbox.js";
+import { FALLBACK_LIMITS, type ProtocolLimits, commandOverLimit, commandPayloadBytes, limitsFromRegistered } from "./outbox.js";
 
 export type EngineStateName = "idle" | "connecting" | "attached" | "backoff" | "finishing";
 
@@ -212,6 +212,8 @@ export class Engine {
     return this.state.name;
   }
 
+  /** What the node accepts (Registered's limits); the fallback until a node tells. */
+  private limits: ProtocolLimits = FALLBACK_LIMITS;
   /** The session's NodeInfo, once registered. */
   get currentNodeInfo(): NodeInfo | null {
     return this.nodeInfo;
@@ -414,6 +416,7 @@ export class Engine {
     }
     this.token = r.sessionToken;
     this.nodeInfo = nodeInfoFromApi(r.nodeInfo);
+    this.limits = limitsFromRegistered(r.limits);
     this.transition({ name: "attached", attempt: s.attempt });
     this.connectAttempts = 0;
     this.reached();
@@ -677,11 +680,10 @@ export class Engine {
     if (this.waiting.length >= this.config.commandQueueCapacity) {
       return Promise.reject(new CommandQueueFullError(`${label}: ${this.config.commandQueueCapacity} commands are already waiting (commandQueueCapacity)`));
     }
-    if (exceedsControlLimit({ requestId: 0n, kind })) {
+    const over = commandOverLimit({ requestId: 0n, kind }, this.limits);
+    if (over !== null) {
       // The node would end the stream for it: refuse it here, as the node refuses a command it can read.
-      return Promise.reject(
-        new CommandError(label, Status.INVALID_ARGUMENT, "INVALID_FIELD", `the command is over ${MAX_CONTROL_REQUEST_BYTES} bytes encoded, the most the node reads for a command that is not send, try_send or broadcast`),
-      );
+      return Promise.reject(new CommandError(label, Status.INVALID_ARGUMENT, "INVALID_FIELD", over));
     }
     return new Promise<CommandOutcome>((resolve, reject) => {
       this.waiting.push({ kind, label, bytes: commandPayloadBytes(kind), resolve, reject });
@@ -694,6 +696,12 @@ export class Engine {
       const c = this.waiting[0] as WaitingCommand;
       if (this.inflight.size > 0 && this.inflightBytes + c.bytes > this.config.maxInflightCommandBytes) return;
       this.waiting.shift();
+      // Checked again against the limits of the node it goes to: it may have waited for this Registered.
+      const over = commandOverLimit({ requestId: 0n, kind: c.kind }, this.limits);
+      if (over !== null) {
+        c.reject(new CommandError(c.label, Status.INVALID_ARGUMENT, "INVALID_FIELD", over));
+        continue;
+      }
       const requestId = this.nextRequestId++;
       this.inflight.set(requestId, c);
       this.inflightBytes += c.bytes;

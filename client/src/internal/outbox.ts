@@ -3,11 +3,14 @@
  * commands the engine emits during one turn of the event loop go to the node
  * as one RequestBatch (applied there as if sent one by one: the ack, then the
  * credit, then the commands in order), written at the end of the turn
- * (`setImmediate`). A batch that would pass {@link MAX_REQUEST_BATCH_COMMANDS}
- * commands or {@link MAX_REQUEST_BATCH_BYTES} payload bytes is written at
- * once and a new one begins, and so is one that holds a command without a
- * payload and would pass {@link MAX_CONTROL_REQUEST_BYTES} (the node's screen);
- * a lone part goes as the plain message it is.
+ * (`setImmediate`). A batch that would pass the node's `max_batch_commands`
+ * commands, its `max_batch_payload_bytes` payload bytes or its
+ * `max_message_bytes` is written at once and a new one begins, and so is one
+ * that holds a command without a payload and would pass its
+ * `max_control_request_bytes` (the node's screen); a lone part goes as the
+ * plain message it is. The limits are the node's, told in Registered
+ * ({@link limitsFromRegistered}); until then, or from a node that tells none,
+ * {@link FALLBACK_LIMITS}.
  *
  * Coalescing keeps the node's view the same: acks are cumulative (the last
  * one covers the others), credits add up, and commands keep their order.
@@ -19,24 +22,42 @@
  *
  * @internal
  */
-import { type AttachRequest, Command, type Credit } from "../gen/switchboard/gateway/v1/gateway.js";
+import { type AttachRequest, Command, type Credit, type Limits } from "../gen/switchboard/gateway/v1/gateway.js";
 
-/** Most commands in one RequestBatch: the node's limit (beyond it the node refuses each command of the batch). */
-export const MAX_REQUEST_BATCH_COMMANDS = 1024;
-/**
- * Most payload bytes of commands in one RequestBatch: 1 MiB, as the node's
- * event batches. The per-message cost is amortized long before (the bench
- * measured no difference between 64 KiB and 4 MiB); a smaller batch reaches
- * the node, and its first command runs, sooner. A larger command goes alone.
- */
-export const MAX_REQUEST_BATCH_BYTES = 1024 * 1024;
+/** What the node accepts on an Attach stream (the proto's Limits, every field set). */
+export interface ProtocolLimits {
+  /** Most commands in one RequestBatch (beyond it the node refuses each command of the batch). */
+  readonly maxBatchCommands: number;
+  /** Most payload bytes of commands in one RequestBatch; a larger command goes alone. */
+  readonly maxBatchPayloadBytes: number;
+  /** Largest request the node decodes unless send, try_send and broadcast payloads make it large. */
+  readonly maxControlRequestBytes: number;
+  /** Largest gRPC message the node receives. */
+  readonly maxMessageBytes: number;
+}
 
 /**
- * The node decodes an AttachRequest over 64 KiB only when every command in it
- * is a send, try_send or broadcast (its screen; anything else ends the
- * stream): a batch holding any other command stays within this size.
+ * What nodes enforced before they told their limits in Registered: used only
+ * for a node that sends none. Every other value comes from the node.
  */
-export const MAX_CONTROL_REQUEST_BYTES = 64 * 1024;
+export const FALLBACK_LIMITS: ProtocolLimits = Object.freeze({
+  maxBatchCommands: 1024,
+  maxBatchPayloadBytes: 1024 * 1024,
+  maxControlRequestBytes: 64 * 1024,
+  maxMessageBytes: 110 * 1024 * 1024,
+});
+
+/** The limits a Registered told: each field the node set, the fallback for the others (an older node sets none). */
+export function limitsFromRegistered(told: Limits | undefined): ProtocolLimits {
+  const pick = (v: number | undefined, fallback: number): number => (v !== undefined && v > 0 ? v : fallback);
+  return {
+    maxBatchCommands: pick(told?.maxBatchCommands, FALLBACK_LIMITS.maxBatchCommands),
+    maxBatchPayloadBytes: pick(told?.maxBatchPayloadBytes, FALLBACK_LIMITS.maxBatchPayloadBytes),
+    maxControlRequestBytes: pick(told?.maxControlRequestBytes, FALLBACK_LIMITS.maxControlRequestBytes),
+    maxMessageBytes: pick(told?.maxMessageBytes, FALLBACK_LIMITS.maxMessageBytes),
+  };
+}
+
 /** What a RequestBatch adds around its commands at most: request framing, an ack and a credit (43 bytes; some slack). */
 const REQUEST_OVERHEAD_BYTES = 64;
 
@@ -61,9 +82,18 @@ export function commandWireBytes(c: Command): number {
   return 0;
 }
 
-/** Whether a command without a payload is too large to be sent at all (the node would end the stream). */
-export function exceedsControlLimit(c: Command): boolean {
-  return !isPayloadCommand(c) && commandWireBytes(c) + REQUEST_OVERHEAD_BYTES > MAX_CONTROL_REQUEST_BYTES;
+/**
+ * Why the node would end the stream for this command, whatever it is batched
+ * with, or null: a command without a payload over `max_control_request_bytes`,
+ * any command over `max_message_bytes`.
+ */
+export function commandOverLimit(c: Command, limits: ProtocolLimits): string | null {
+  const bytes = commandWireBytes(c) + REQUEST_OVERHEAD_BYTES;
+  if (!isPayloadCommand(c) && bytes > limits.maxControlRequestBytes) {
+    return `the command is over ${limits.maxControlRequestBytes} bytes encoded, the most the node reads for a command that is not send, try_send or broadcast`;
+  }
+  if (bytes > limits.maxMessageBytes) return `the command is over ${limits.maxMessageBytes} bytes encoded, the largest message the node receives (its grpc.max_message_bytes)`;
+  return null;
 }
 
 /** Payload bytes a command carries (message or peer-data value): what the SDK's in-flight byte bound counts. */
@@ -88,6 +118,7 @@ export class Outbox {
   /** Encoded size of the waiting commands (upper bound), and whether one of them has no payload. */
   private wireBytes = 0;
   private hasControl = false;
+  private limits: ProtocolLimits = FALLBACK_LIMITS;
   private scheduled: NodeJS.Immediate | null = null;
   private readonly onTurnEnd = (): void => {
     this.scheduled = null;
@@ -96,6 +127,11 @@ export class Outbox {
 
   /** @param write writes one request on the call. */
   constructor(private readonly write: (req: AttachRequest) => void) {}
+
+  /** From now on, batches keep to `limits` (what the node told in Registered). */
+  setLimits(limits: ProtocolLimits): void {
+    this.limits = limits;
+  }
 
   /** Takes one request the engine emits. Register (and anything unknown) is written at once, after what waits. */
   add(req: AttachRequest): void {
@@ -114,8 +150,10 @@ export class Outbox {
         const bytes = commandPayloadBytes(m.value.kind);
         const wire = commandWireBytes(m.value);
         const control = !isPayloadCommand(m.value);
-        const overControlLimit = (this.hasControl || control) && this.wireBytes + wire + REQUEST_OVERHEAD_BYTES > MAX_CONTROL_REQUEST_BYTES;
-        if (this.commands.length >= MAX_REQUEST_BATCH_COMMANDS || (this.commands.length > 0 && (this.commandBytes + bytes > MAX_REQUEST_BATCH_BYTES || overControlLimit))) this.flush();
+        const l = this.limits;
+        const requestBytes = this.wireBytes + wire + REQUEST_OVERHEAD_BYTES;
+        const overWireLimit = requestBytes > l.maxMessageBytes || ((this.hasControl || control) && requestBytes > l.maxControlRequestBytes);
+        if (this.commands.length >= l.maxBatchCommands || (this.commands.length > 0 && (this.commandBytes + bytes > l.maxBatchPayloadBytes || overWireLimit))) this.flush();
         this.commands.push(m.value);
         this.commandBytes += bytes;
         this.wireBytes += wire;

@@ -5,7 +5,7 @@
  */
 import { Metadata, status as Status } from "@grpc/grpc-js";
 import { Observable, type Subscriber } from "rxjs";
-import type { AttachRequest, AttachResponse, Command, CommandResult, ErrorReason, Event, Register } from "../../src/gen/switchboard/gateway/v1/gateway.js";
+import type { AttachRequest, AttachResponse, Command, CommandResult, ErrorReason, Event, Limits, Register } from "../../src/gen/switchboard/gateway/v1/gateway.js";
 import type { AttachTransport } from "../../src/transport.js";
 
 export const NODE_INFO = {
@@ -75,11 +75,12 @@ export class FakeCall {
     return this.requests.flatMap((r) => (r.msg?.$case === "command" ? [r.msg.value] : []));
   }
 
-  registered(opts: { token?: string; resumed?: boolean; refused?: string; next?: number } = {}): void {
+  /** Registered, as a node that sends no Limits (older than them) unless `limits` is given. */
+  registered(opts: { token?: string; resumed?: boolean; refused?: string; next?: number; limits?: Limits } = {}): void {
     this.sub.next({
       msg: {
         $case: "registered",
-        value: { sessionToken: opts.token ?? "tok-1", resumed: opts.resumed ?? false, resumeRefusedReason: opts.refused ?? "", nodeInfo: NODE_INFO, nextEventSeq: BigInt(opts.next ?? 1) },
+        value: { sessionToken: opts.token ?? "tok-1", resumed: opts.resumed ?? false, resumeRefusedReason: opts.refused ?? "", nodeInfo: NODE_INFO, nextEventSeq: BigInt(opts.next ?? 1), limits: opts.limits },
       },
     });
   }

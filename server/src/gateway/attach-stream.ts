@@ -23,7 +23,7 @@
  */
 import { type ServiceError, status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { AttachRequest, type AttachResponse, type Command, ErrorReason, type Event, type Register } from "../gen/switchboard/gateway/v1/gateway.js";
+import { AttachRequest, type AttachResponse, type Command, ErrorReason, type Event, type Limits, type Register } from "../gen/switchboard/gateway/v1/gateway.js";
 import { type CommandOutcome, runCommand } from "./commands.js";
 import { nodeInfoToApi } from "./convert.js";
 import { GatewayError, failedPrecondition, invalidField } from "./errors.js";
@@ -79,6 +79,8 @@ export interface AttachStreamObserver {
 
 export interface AttachStreamOptions {
   readonly registrar: Registrar;
+  /** What Registered tells the client it must keep to (limits.ts). */
+  readonly limits: Limits;
   /** The caller's identity (null: no credentials configured), or why the call is refused. */
   readonly identity: { readonly ok: true; readonly identity: Identity | null } | { readonly ok: false; readonly error: unknown };
   readonly logger: Logger;
@@ -289,6 +291,7 @@ export class AttachStream {
             resumeRefusedReason: result.resumeRefusedReason,
             nodeInfo: nodeInfoToApi(reactor.switchApi.nodeInfo()),
             nextEventSeq: BigInt(result.nextEventSeq),
+            limits: this.options.limits,
           },
         },
       });

@@ -17,12 +17,13 @@ import { type ServerDuplexStream, Server, ServerCredentials } from "@grpc/grpc-j
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
-import { type AttachResponse, NodeServiceService, ReactorGatewayServiceService } from "../gen/switchboard/gateway/v1/gateway.js";
+import { type AttachResponse, type Limits, NodeServiceService, ReactorGatewayServiceService } from "../gen/switchboard/gateway/v1/gateway.js";
 import { formatHostPort } from "../p2p/net-address.js";
 import type { SwitchControl } from "../p2p/switch-control.js";
 import { AttachStream, type AttachStreamObserver } from "./attach-stream.js";
 import { DEFAULT_GRPC_LADDR, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_OVERFLOW_POLICY, DEFAULT_REGISTRATION_TIMEOUT_MS } from "./defaults.js";
 import { encodeAttachResponse } from "./encode.js";
+import { protocolLimits } from "./limits.js";
 import { isStaleSocket, listenError, toGrpcAddress } from "./listen.js";
 import { NODE_SERVICE_NAME, createNodeService } from "./node-service.js";
 import { findProtoDir, reflectionDefinition } from "./reflection.js";
@@ -93,6 +94,8 @@ export class Gateway {
   private readonly server: Server;
   private readonly health = new HealthImplementation({ "": "NOT_SERVING", [GATEWAY_SERVICE_NAME]: "NOT_SERVING", [NODE_SERVICE_NAME]: "NOT_SERVING" });
   private readonly registry: ReactorRegistry;
+  /** Told to every reactor in Registered. */
+  private readonly limits: Limits;
   private readonly auth: GatewayAuth;
   private readonly logger: Logger;
   private bound: string | null = null;
@@ -109,6 +112,7 @@ export class Gateway {
     this.security = options.security ?? { tls: null, credentials: null };
     this.auth = new GatewayAuth(this.security.credentials, this.logger);
     const config = options.config;
+    this.limits = protocolLimits(config.maxMessageBytes);
     this.registry = new ReactorRegistry({
       sw: options.sw,
       expected: config.reactors,
@@ -261,6 +265,7 @@ export class Gateway {
     const observer = this.options.observer;
     const stream = new AttachStream(call, {
       registrar: this.registry,
+      limits: this.limits,
       identity,
       logger: this.logger,
       observer: {

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { AttachRequest, type AttachResponse, type Command, type CommandResult, ErrorReason, type Event, OverflowPolicy } from "../../src/gen/switchboard/gateway/v1/gateway.js";
 import { ATTACH_REFUSAL_WAIT_MS, type AttachCall, AttachStream, MAX_INFLIGHT_COMMANDS_PER_STREAM } from "../../src/gateway/attach-stream.js";
 import { GatewayError } from "../../src/gateway/errors.js";
+import { protocolLimits } from "../../src/gateway/limits.js";
 import { ReactorRegistry } from "../../src/gateway/registration.js";
 import { DEFAULT_REMOTE_REACTOR_LIMITS } from "../../src/gateway/remote-reactor.js";
 import { MAX_BATCH_COMMANDS, MAX_CONTROL_MESSAGE_BYTES } from "../../src/gateway/request-screen.js";
@@ -90,6 +91,7 @@ function setup(options: { refuse?: Error } = {}) {
   const seen = { refused: 0, batches: [] as number[], retired: 0 };
   const stream = new AttachStream(call, {
     registrar: registry,
+    limits: protocolLimits(1 << 20),
     identity: options.refuse === undefined ? { ok: true, identity: null } : { ok: false, error: options.refuse },
     logger: silentLogger,
     observer: {
@@ -119,6 +121,8 @@ describe("AttachStream without a server", () => {
     expect(first?.$case).toBe("registered");
     if (first?.$case !== "registered") return;
     expect(first.value).toMatchObject({ resumed: false, nextEventSeq: 1n, nodeInfo: { nodeId: "ab".repeat(20), channels: Uint8Array.of(APP) } });
+    // The limits the stream holds requests to, told to the client.
+    expect(first.value.limits).toEqual({ maxBatchCommands: MAX_BATCH_COMMANDS, maxBatchPayloadBytes: 1024 * 1024, maxControlRequestBytes: MAX_CONTROL_MESSAGE_BYTES, maxMessageBytes: 1 << 20 });
     sw.start();
     sw.connect(new FakePeer([APP]));
     // Two messages of credit: OnStart and InitPeer go, AddPeer waits for more.

@@ -6,6 +6,8 @@ import { AttachClient, toTrace } from "./attach-client.js";
 import { createGatewayNode, gatewayFixtures } from "./support.js";
 import { until } from "../support/nodes.js";
 import { encodeUvarint } from "../../src/wire/varint.js";
+import { MAX_REQUEST_BATCH_PAYLOAD_BYTES } from "../../src/gateway/limits.js";
+import { MAX_BATCH_COMMANDS, MAX_CONTROL_MESSAGE_BYTES } from "../../src/gateway/request-screen.js";
 
 const APP = 0x60;
 const OTHER = 0x61;
@@ -39,6 +41,15 @@ describe("registration", () => {
     expect(ca.registered?.sessionToken).not.toBe("");
     expect([...(ca.registered?.nodeInfo?.channels ?? [])]).toEqual([APP]);
     expect(a.sw.nodeInfo().channels).toEqual([APP]);
+  });
+
+  it("tells the client its limits in Registered: the batch and control-request limits it enforces, and grpc.max_message_bytes", async () => {
+    const a = await gwNode({ reactors: ["app"], maxMessageBytes: 8 * 1024 * 1024 });
+    const starting = a.start();
+    const ca = attach(a, { name: "app", channels: CHANNELS });
+    await starting;
+    await ca.waitFor(() => ca.registered !== null);
+    expect(ca.registered?.limits).toEqual({ maxBatchCommands: MAX_BATCH_COMMANDS, maxBatchPayloadBytes: MAX_REQUEST_BATCH_PAYLOAD_BYTES, maxControlRequestBytes: MAX_CONTROL_MESSAGE_BYTES, maxMessageBytes: 8 * 1024 * 1024 });
   });
 
   it("fails the start with a clear message when a configured reactor never registers", async () => {

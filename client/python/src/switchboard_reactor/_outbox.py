@@ -15,16 +15,20 @@ Rules
       credit go first in the message that carries them; they concern events,
       not commands, so that changes nothing.
     * Coalescing: acks keep the highest number, credits add up.
-    * A message carries at most :data:`MAX_BATCH_COMMANDS` commands (the
-      node's limit) and stops taking commands once they reach
-      :data:`MAX_BATCH_BYTES` serialized bytes (one larger command still goes,
-      alone); what is left goes in the next message.
+    * The limits are the node's, told in ``Registered.limits``
+      (:func:`limits_from`); a node too old to tell is held to
+      :data:`FALLBACK_LIMITS`, what nodes enforced before.
+    * A message carries at most the node's ``max_batch_commands`` commands
+      (1024) and stops taking commands once they reach its
+      ``max_batch_payload_bytes`` (1 MiB) serialized bytes, or its largest
+      message (one larger command still goes, alone); what is left goes in the
+      next message.
     * A message that carries any command other than send, try_send and
-      broadcast stays within :data:`MAX_CONTROL_REQUEST_BYTES` (64 KiB) in
-      all: the node decodes a larger request only if every command in it is
+      broadcast stays within the node's ``max_control_request_bytes`` (64 KiB)
+      in all: the node decodes a larger request only if every command in it is
       one of those three, and ends the stream otherwise. So such a command
-      closes the message when it would take it over 64 KiB, and a batch of
-      payload commands that is already over 64 KiB takes no other command.
+      closes the message when it would take it over that, and a batch of
+      payload commands that is already over it takes no other command.
     * A message with only one part (an ack, a credit or one command) goes as
       that plain message; there is nothing to coalesce.
     * A command whose caller gave up (its future is done) before it was
@@ -32,8 +36,9 @@ Rules
 
 Sizes checked before queueing (:func:`refusal`)
     A command that could not go even alone — any command larger than the
-    node's message limit (the reactor's ``max_message_bytes``), or a command
-    other than send, try_send and broadcast larger than 64 KiB — fails with
+    node's message limit (or the reactor's ``max_message_bytes``, if smaller), or
+    a command other than send, try_send and broadcast larger than the node's
+    ``max_control_request_bytes`` — fails with
     :class:`~switchboard_reactor.CommandError` (INVALID_ARGUMENT) before it is
     queued: written, it would make the node end the stream.
 
@@ -50,7 +55,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._gen.switchboard.gateway.v1 import gateway_pb2 as pb
 import grpc
@@ -62,35 +67,73 @@ from .types import ErrorReason
 __all__ = [
     "BATCH_OVERHEAD_BYTES",
     "DEFAULT_MAX_MESSAGE_BYTES",
-    "MAX_BATCH_BYTES",
-    "MAX_BATCH_COMMANDS",
-    "MAX_CONTROL_REQUEST_BYTES",
+    "FALLBACK_LIMITS",
+    "Limits",
     "Outbox",
     "StreamWriter",
+    "limits_from",
     "refusal",
 ]
 
 log = logging.getLogger("switchboard_reactor")
 
-#: Commands in one RequestBatch: the most the node accepts (gateway.proto).
-MAX_BATCH_COMMANDS = 1024
-#: Serialized command bytes after which a RequestBatch takes no more commands (1 MiB). Far past the point
-#: where per-message costs stop mattering, and far below the node's message limit (grpc.max_message_bytes,
-#: 110 MiB by default): a batch of small commands must not fail where the commands alone would have passed.
-MAX_BATCH_BYTES = 1024 * 1024
-#: The node's limit on an AttachRequest that is not made large by message payloads (the gateway's
-#: MAX_CONTROL_MESSAGE_BYTES, server/src/gateway/screen.ts): it decodes a larger request only when every
-#: command in it is a send, try_send or broadcast (and its ack and credit are small), and otherwise ends the
-#: stream with INVALID_ARGUMENT. A stream message holding any other command therefore stays within it.
-MAX_CONTROL_REQUEST_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the node accepts on a stream: ``Registered.limits`` (gateway.proto), every field set."""
+
+    #: Commands in one RequestBatch; the node runs none of a batch with more.
+    max_batch_commands: int
+    #: Serialized command bytes after which a RequestBatch takes no more commands (one larger command goes alone):
+    #: far past the point where per-message costs stop mattering, and far below the message limit.
+    max_batch_bytes: int
+    #: The node's limit on an AttachRequest that is not made large by message payloads: it decodes a larger
+    #: request only when every command in it is a send, try_send or broadcast (and its ack and credit are small),
+    #: and otherwise ends the stream with INVALID_ARGUMENT. A stream message holding any other command stays within.
+    max_control_request_bytes: int
+    #: The largest gRPC message the node receives (its grpc.max_message_bytes), and no more than the reactor's own
+    #: ``max_message_bytes``.
+    max_message_bytes: int
+
+
+#: What nodes enforced before they told their limits in Registered: used only for a node that tells none.
+FALLBACK_LIMITS = Limits(
+    max_batch_commands=1024,
+    max_batch_bytes=1024 * 1024,
+    max_control_request_bytes=64 * 1024,
+    max_message_bytes=110 * 1024 * 1024,
+)
+
+
+def limits_from(told: pb.Limits | None, own_max_message_bytes: int) -> Limits:
+    """The limits a Registered told (None from a node older than them): each field the node left 0 is the fallback's.
+
+    >>> limits_from(None, 1 << 30) == FALLBACK_LIMITS
+    True
+    >>> l = limits_from(pb.Limits(max_batch_commands=8, max_message_bytes=1 << 30), 1 << 20)
+    >>> l.max_batch_commands, l.max_batch_bytes, l.max_message_bytes
+    (8, 1048576, 1048576)
+    """
+    f = FALLBACK_LIMITS
+    if told is None:
+        return replace(f, max_message_bytes=min(f.max_message_bytes, own_max_message_bytes))
+    return Limits(
+        max_batch_commands=told.max_batch_commands or f.max_batch_commands,
+        max_batch_bytes=told.max_batch_payload_bytes or f.max_batch_bytes,
+        max_control_request_bytes=told.max_control_request_bytes or f.max_control_request_bytes,
+        max_message_bytes=min(told.max_message_bytes or f.max_message_bytes, own_max_message_bytes),
+    )
+
+
 #: The most a stream message adds around its commands: the AttachRequest's tag and length (6), an Ack (13)
 #: and a Credit (24) with their tags and lengths; rounded up.
 BATCH_OVERHEAD_BYTES = 64
-#: The node's default gRPC message limit (grpc.max_message_bytes, 110 MiB): the reactor's default
-#: ``max_message_bytes``.
-DEFAULT_MAX_MESSAGE_BYTES = 110 * 1024 * 1024
-#: Command kinds that carry a message payload: the only ones that may make a request larger than
-#: :data:`MAX_CONTROL_REQUEST_BYTES`.
+#: The largest gRPC message the reactor's channel sends or receives (the node's default grpc.max_message_bytes,
+#: 110 MiB): the reactor's default ``max_message_bytes``. What it sends also keeps to the node's own limit.
+DEFAULT_MAX_MESSAGE_BYTES = FALLBACK_LIMITS.max_message_bytes
+#: Command kinds that carry a message payload: the only ones that may make a request larger than the node's
+#: ``max_control_request_bytes``.
 PAYLOAD_KINDS = frozenset({"send", "try_send", "broadcast"})
 
 #: Writer tasks not yet ended (a strong reference to each).
@@ -119,10 +162,10 @@ def is_payload(command: pb.Command) -> bool:
     return command.WhichOneof("kind") in PAYLOAD_KINDS
 
 
-def refusal(command: pb.Command, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> CommandError | None:
+def refusal(command: pb.Command, limits: Limits = FALLBACK_LIMITS) -> CommandError | None:
     """Why ``command`` cannot be sent at all, even alone in a stream message; None if it can.
 
-    ``max_message_bytes`` is the node's gRPC message limit. The sizes are counted with the largest
+    ``limits`` are the node's (:func:`limits_from`). The sizes are counted with the largest
     request ID and the largest ack and credit a message may carry along, so a command accepted here
     always fits alone. A refused command must not be written: the node would end the stream.
 
@@ -134,24 +177,28 @@ def refusal(command: pb.Command, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BY
     ('INVALID_FIELD', 'INVALID_ARGUMENT')
     >>> refusal(pb.Command(send=pb.Send(peer_id="p", message=bytes(70_000)))) is None
     True
-    >>> refusal(pb.Command(send=pb.Send(peer_id="p", message=bytes(70_000))), 65536).reason.name
+    >>> refusal(pb.Command(send=pb.Send(peer_id="p", message=bytes(70_000))), replace(FALLBACK_LIMITS, max_message_bytes=65536)).reason.name
     'MESSAGE_TOO_LARGE'
+    >>> refusal(small, replace(FALLBACK_LIMITS, max_control_request_bytes=128)).reason.name
+    'INVALID_FIELD'
     """
+    max_message_bytes = limits.max_message_bytes
+    max_control = limits.max_control_request_bytes
     kind = command.WhichOneof("kind")
     # The request ID is assigned when the command gets its slot: count the largest one (a tag and 10 bytes).
     size = wire_size(command) + (0 if command.request_id else 11) + BATCH_OVERHEAD_BYTES
     if size > max_message_bytes:
         return CommandError(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"{kind}: the command takes about {size} bytes encoded, more than the node's message limit "
-            f"(max_message_bytes = {max_message_bytes}); it was not sent",
+            f"{kind}: the command takes about {size} bytes encoded, more than the largest message "
+            f"({max_message_bytes} bytes: the node's grpc.max_message_bytes, or max_message_bytes if smaller); it was not sent",
             ErrorReason.MESSAGE_TOO_LARGE,
         )
-    if kind not in PAYLOAD_KINDS and size > MAX_CONTROL_REQUEST_BYTES:
+    if kind not in PAYLOAD_KINDS and size > max_control:
         return CommandError(
             grpc.StatusCode.INVALID_ARGUMENT,
             f"{kind}: the command takes about {size} bytes encoded; the node accepts at most "
-            f"{MAX_CONTROL_REQUEST_BYTES} for a request that is not a send, try_send or broadcast; it was not sent",
+            f"{max_control} for a request that is not a send, try_send or broadcast; it was not sent",
             ErrorReason.INVALID_FIELD,
         )
     return None
@@ -184,14 +231,33 @@ class Outbox:
     'credit'
     """
 
-    def __init__(self, *, max_commands: int = MAX_BATCH_COMMANDS, max_bytes: int = MAX_BATCH_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        max_commands: int = FALLBACK_LIMITS.max_batch_commands,
+        max_bytes: int = FALLBACK_LIMITS.max_batch_bytes,
+        max_control_bytes: int = FALLBACK_LIMITS.max_control_request_bytes,
+    ) -> None:
         if max_commands < 1 or max_bytes < 1:
             raise ValueError("an outbox must let at least one command and one byte through")
+        #: Commands per stream message, at most (the node's max_batch_commands).
         self.max_commands = max_commands
+        #: Command bytes a stream message takes beyond its first command.
         self.max_bytes = max_bytes
+        #: Bytes of a stream message that holds a command other than send, try_send and broadcast.
+        self.max_control_bytes = max_control_bytes
         self._ack: int | None = None
         self._credit: tuple[int, int] | None = None
         self._commands: deque[Queued] = deque()
+
+    @classmethod
+    def for_limits(cls, limits: Limits) -> Outbox:
+        """An outbox that keeps to the node's ``limits``: its batch limits, and its largest message."""
+        return cls(
+            max_commands=limits.max_batch_commands,
+            max_bytes=min(limits.max_batch_bytes, limits.max_message_bytes - BATCH_OVERHEAD_BYTES),
+            max_control_bytes=limits.max_control_request_bytes,
+        )
 
     def put_flow(self, ack: int | None, credit: tuple[int, int] | None) -> None:
         """Queues an Ack and/or a Credit, merged with those not written yet."""
@@ -230,8 +296,8 @@ class Outbox:
             if taken:
                 if size + head.size > self.max_bytes:
                     break
-                # Over 64 KiB, the node decodes a request only if all its commands are payload commands.
-                if not (only_payload and head.payload) and size + head.size + BATCH_OVERHEAD_BYTES > MAX_CONTROL_REQUEST_BYTES:
+                # Over its control limit, the node decodes a request only if all its commands are payload commands.
+                if not (only_payload and head.payload) and size + head.size + BATCH_OVERHEAD_BYTES > self.max_control_bytes:
                     break
             taken.append(self._commands.popleft())
             size += head.size

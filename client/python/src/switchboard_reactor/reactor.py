@@ -33,7 +33,8 @@ Commands in flight when the stream broke fail with
 
 Batching: what the reactor has to say at one moment — an ack, a credit grant,
 every command issued meanwhile by any task — goes to the node as one stream
-message (a ``RequestBatch``, at most 1024 commands; see ``_outbox.py``), and
+message (a ``RequestBatch``, within the limits the node tells in ``Registered``:
+by default at most 1024 commands; see ``_outbox.py``), and
 the node answers commands that complete together in one ``ResultBatch``.
 Issue commands concurrently (tasks, :func:`asyncio.gather`) to benefit: a
 loop that awaits each ``send`` has only one command to send at a time.
@@ -63,7 +64,7 @@ from ._commands import Commands, PeerRef
 from ._env import TRACE_ENV_VAR, getenv
 from ._flow import DEFAULT_WINDOW_BYTES, DEFAULT_WINDOW_MESSAGES, FlowStats, Inbox
 from ._gen.switchboard.gateway.v1 import gateway_pb2 as pb
-from ._outbox import BATCH_OVERHEAD_BYTES, DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_BYTES, Outbox, StreamWriter, refusal
+from ._outbox import BATCH_OVERHEAD_BYTES, DEFAULT_MAX_MESSAGE_BYTES, Outbox, StreamWriter, limits_from, refusal
 from ._unreachable import UNREACHABLE_WARNING_INTERVAL_S, Unreachable, attach_hint, seconds
 from .backoff import ReconnectPolicy
 from .errors import (
@@ -172,6 +173,8 @@ class Reactor(Commands):
         if max_message_bytes <= 2 * BATCH_OVERHEAD_BYTES:
             raise ValueError(f"max_message_bytes must be more than {2 * BATCH_OVERHEAD_BYTES}")
         self._max_message_bytes = max_message_bytes
+        #: What the node accepts, from the last Registered (the fallback until one tells).
+        self._limits = limits_from(None, max_message_bytes)
         self._name = name
         self._channels = tuple(channels)
         self._transport = transport
@@ -240,8 +243,9 @@ class Reactor(Commands):
 
         :param window_messages: events the node may send ahead of the application (default 256).
         :param window_bytes: payload bytes the node may send ahead of the application (default 16 MiB).
-        :param max_message_bytes: the node's gRPC message limit (its ``grpc.max_message_bytes``, default
-            110 MiB). A command that cannot fit in one stream message of that size fails with
+        :param max_message_bytes: the largest gRPC message of the reactor's channel (default 110 MiB, the
+            node's default ``grpc.max_message_bytes``); what it sends also keeps to the limit the node tells in
+            ``Registered``. A command that cannot fit in one stream message of the smaller fails with
             :class:`CommandError` (INVALID_ARGUMENT, ``MESSAGE_TOO_LARGE``) without being sent, instead of
             making the node end the stream. The gRPC channel's own limits are raised to it when lower.
         :param session_token: resume a session of an earlier process (within the node's resume window).
@@ -422,8 +426,8 @@ class Reactor(Commands):
                 "session resumed" if reg.resumed else f"fresh session ({reg.resume_refused_reason or 'no resume'})",
             )
         self._stream = stream
-        budget = min(MAX_BATCH_BYTES, self._max_message_bytes - BATCH_OVERHEAD_BYTES)
-        self._writer = StreamWriter(stream, name=self._name, outbox=Outbox(max_bytes=budget))
+        self._limits = limits_from(reg.limits if reg.HasField("limits") else None, self._max_message_bytes)
+        self._writer = StreamWriter(stream, name=self._name, outbox=Outbox.for_limits(self._limits))
         self._attached.set()
         self._transition("attached", "resumed" if reg.resumed else "fresh session")
         self._wakeup.set()
@@ -671,7 +675,7 @@ class Reactor(Commands):
     async def _command(self, what: str, expect: str, **kind: Any) -> pb.CommandResult:
         command = pb.Command(**kind)
         # A command the node would end the stream for (too large) fails here, and is never sent.
-        refused = refusal(command, self._max_message_bytes)
+        refused = refusal(command, self._limits)
         if refused is not None:
             raise refused
         # The slot is held from queueing until the result: it bounds the writer's queue too.

@@ -12,7 +12,7 @@ A ``RequestBatch`` is applied as the node applies it: ack, credit, then each
 command in order; more than :data:`MAX_BATCH_COMMANDS` commands end the stream
 with INVALID_ARGUMENT, as does a request over :data:`MAX_CONTROL_MESSAGE_BYTES`
 that carries anything but send, try_send and broadcast commands (the node's
-screen, server/src/gateway/screen.ts, in small); a request over
+screen, server/src/gateway/request-screen.ts, in small); a request over
 ``max_message_bytes`` ends it with RESOURCE_EXHAUSTED, as gRPC does. The commands answered at once (``on_command``) of one
 stream message are answered together, in one ``ResultBatch``, when the client
 registered with ``batch_results`` (``batch_results=False`` makes the node
@@ -170,9 +170,12 @@ class FakeNode:
         batch: int = 8,
         batch_results: bool = True,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        limits: pb.Limits | None = None,
     ) -> None:
         self.transport = FakeTransport(self)
         self.max_message_bytes = max_message_bytes
+        #: Told in Registered (None: a node older than Registered.limits, which tells none).
+        self.limits = limits
         self.streams: list[FakeStream] = []
         self.resumable = resumable
         self.on_command = on_command or (lambda cmd: pb.CommandResult(done=pb.Empty()))
@@ -344,6 +347,7 @@ class FakeNode:
                 registered=pb.Registered(
                     session_token=self.token, resumed=resumed, resume_refused_reason=refused,
                     node_info=pb.NodeInfo(node_id=NODE_ID, network="net"), next_event_seq=next_seq,
+                    limits=self.limits,
                 )
             )
         )  # fmt: skip

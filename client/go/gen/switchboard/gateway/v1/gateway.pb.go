@@ -733,7 +733,11 @@ type Registered struct {
 	ResumeRefusedReason string    `protobuf:"bytes,3,opt,name=resume_refused_reason,json=resumeRefusedReason,proto3" json:"resume_refused_reason,omitempty"`
 	NodeInfo            *NodeInfo `protobuf:"bytes,4,opt,name=node_info,json=nodeInfo,proto3" json:"node_info,omitempty"`
 	// The sequence number the next event will carry.
-	NextEventSeq  uint64 `protobuf:"varint,5,opt,name=next_event_seq,json=nextEventSeq,proto3" json:"next_event_seq,omitempty"`
+	NextEventSeq uint64 `protobuf:"varint,5,opt,name=next_event_seq,json=nextEventSeq,proto3" json:"next_event_seq,omitempty"`
+	// The limits this node holds the stream's requests to. Clients obey these
+	// rather than numbers of their own. Absent from nodes older than this
+	// field: then the values documented in Limits apply.
+	Limits        *Limits `protobuf:"bytes,6,opt,name=limits,proto3" json:"limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -803,6 +807,96 @@ func (x *Registered) GetNextEventSeq() uint64 {
 	return 0
 }
 
+func (x *Registered) GetLimits() *Limits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+// Limits are what a node accepts on an Attach stream, told in Registered so
+// that every client obeys the node it talks to. A field that is 0 is not set:
+// the client uses the value in its comment (what nodes enforced before they
+// sent Limits).
+type Limits struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most commands one RequestBatch may carry; the node runs none of the
+	// commands of a batch with more, answering each with INVALID_ARGUMENT. 1024.
+	MaxBatchCommands uint32 `protobuf:"varint,1,opt,name=max_batch_commands,json=maxBatchCommands,proto3" json:"max_batch_commands,omitempty"`
+	// Payload bytes (messages of send, try_send and broadcast) a client should
+	// put in one RequestBatch at most; a command with a larger payload goes
+	// alone. Not enforced: a smaller batch reaches the node, and its first
+	// command runs, sooner. 1048576 (1 MiB).
+	MaxBatchPayloadBytes uint32 `protobuf:"varint,2,opt,name=max_batch_payload_bytes,json=maxBatchPayloadBytes,proto3" json:"max_batch_payload_bytes,omitempty"`
+	// Largest AttachRequest the node decodes unless what makes it large is
+	// send, try_send and broadcast payloads; the node ends a stream that sends
+	// a larger one with INVALID_ARGUMENT. 65536 (64 KiB).
+	MaxControlRequestBytes uint32 `protobuf:"varint,3,opt,name=max_control_request_bytes,json=maxControlRequestBytes,proto3" json:"max_control_request_bytes,omitempty"`
+	// Largest gRPC message the node receives or sends (grpc.max_message_bytes);
+	// a larger request fails the stream. 115343360 (110 MiB).
+	MaxMessageBytes uint32 `protobuf:"varint,4,opt,name=max_message_bytes,json=maxMessageBytes,proto3" json:"max_message_bytes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Limits) Reset() {
+	*x = Limits{}
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Limits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Limits) ProtoMessage() {}
+
+func (x *Limits) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Limits.ProtoReflect.Descriptor instead.
+func (*Limits) Descriptor() ([]byte, []int) {
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Limits) GetMaxBatchCommands() uint32 {
+	if x != nil {
+		return x.MaxBatchCommands
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxBatchPayloadBytes() uint32 {
+	if x != nil {
+		return x.MaxBatchPayloadBytes
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxControlRequestBytes() uint32 {
+	if x != nil {
+		return x.MaxControlRequestBytes
+	}
+	return 0
+}
+
+func (x *Limits) GetMaxMessageBytes() uint32 {
+	if x != nil {
+		return x.MaxMessageBytes
+	}
+	return 0
+}
+
 // Ack acknowledges events: the node will never send them again.
 type Ack struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -813,7 +907,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[7]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +919,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[7]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +932,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Ack) GetEventSeq() uint64 {
@@ -860,7 +954,7 @@ type Credit struct {
 
 func (x *Credit) Reset() {
 	*x = Credit{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[8]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +966,7 @@ func (x *Credit) String() string {
 func (*Credit) ProtoMessage() {}
 
 func (x *Credit) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[8]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +979,7 @@ func (x *Credit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Credit.ProtoReflect.Descriptor instead.
 func (*Credit) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Credit) GetMessages() uint32 {
@@ -922,7 +1016,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[9]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -934,7 +1028,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[9]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -947,7 +1041,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *NodeInfo) GetNodeId() string {
@@ -1047,7 +1141,7 @@ type PeerInfo struct {
 
 func (x *PeerInfo) Reset() {
 	*x = PeerInfo{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[10]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1153,7 @@ func (x *PeerInfo) String() string {
 func (*PeerInfo) ProtoMessage() {}
 
 func (x *PeerInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[10]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1166,7 @@ func (x *PeerInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerInfo.ProtoReflect.Descriptor instead.
 func (*PeerInfo) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PeerInfo) GetPeerId() string {
@@ -1141,7 +1235,7 @@ type EventBatch struct {
 
 func (x *EventBatch) Reset() {
 	*x = EventBatch{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[11]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1153,7 +1247,7 @@ func (x *EventBatch) String() string {
 func (*EventBatch) ProtoMessage() {}
 
 func (x *EventBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[11]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1166,7 +1260,7 @@ func (x *EventBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventBatch.ProtoReflect.Descriptor instead.
 func (*EventBatch) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{11}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *EventBatch) GetEvents() []*Event {
@@ -1196,7 +1290,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[12]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1208,7 +1302,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[12]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1221,7 +1315,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{12}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -1341,7 +1435,7 @@ type OnStart struct {
 
 func (x *OnStart) Reset() {
 	*x = OnStart{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[13]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1447,7 @@ func (x *OnStart) String() string {
 func (*OnStart) ProtoMessage() {}
 
 func (x *OnStart) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[13]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1460,7 @@ func (x *OnStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnStart.ProtoReflect.Descriptor instead.
 func (*OnStart) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{13}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{14}
 }
 
 // OnStop: the node stopped; the stream ends after it.
@@ -1378,7 +1472,7 @@ type OnStop struct {
 
 func (x *OnStop) Reset() {
 	*x = OnStop{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[14]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1484,7 @@ func (x *OnStop) String() string {
 func (*OnStop) ProtoMessage() {}
 
 func (x *OnStop) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[14]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1497,7 @@ func (x *OnStop) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnStop.ProtoReflect.Descriptor instead.
 func (*OnStop) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{14}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{15}
 }
 
 // InitPeer: a new peer connection; do not send to it yet.
@@ -1416,7 +1510,7 @@ type InitPeer struct {
 
 func (x *InitPeer) Reset() {
 	*x = InitPeer{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[15]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1428,7 +1522,7 @@ func (x *InitPeer) String() string {
 func (*InitPeer) ProtoMessage() {}
 
 func (x *InitPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[15]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1535,7 @@ func (x *InitPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InitPeer.ProtoReflect.Descriptor instead.
 func (*InitPeer) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{15}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *InitPeer) GetPeer() *PeerInfo {
@@ -1462,7 +1556,7 @@ type AddPeer struct {
 
 func (x *AddPeer) Reset() {
 	*x = AddPeer{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[16]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1568,7 @@ func (x *AddPeer) String() string {
 func (*AddPeer) ProtoMessage() {}
 
 func (x *AddPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[16]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1581,7 @@ func (x *AddPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddPeer.ProtoReflect.Descriptor instead.
 func (*AddPeer) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{16}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AddPeer) GetConnectionId() string {
@@ -1517,7 +1611,7 @@ type Receive struct {
 
 func (x *Receive) Reset() {
 	*x = Receive{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[17]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +1623,7 @@ func (x *Receive) String() string {
 func (*Receive) ProtoMessage() {}
 
 func (x *Receive) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[17]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +1636,7 @@ func (x *Receive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receive.ProtoReflect.Descriptor instead.
 func (*Receive) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{17}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Receive) GetConnectionId() string {
@@ -1586,7 +1680,7 @@ type RemovePeer struct {
 
 func (x *RemovePeer) Reset() {
 	*x = RemovePeer{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[18]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +1692,7 @@ func (x *RemovePeer) String() string {
 func (*RemovePeer) ProtoMessage() {}
 
 func (x *RemovePeer) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[18]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1705,7 @@ func (x *RemovePeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeer.ProtoReflect.Descriptor instead.
 func (*RemovePeer) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{18}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RemovePeer) GetConnectionId() string {
@@ -1661,7 +1755,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[19]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1673,7 +1767,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[19]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1686,7 +1780,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{19}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Command) GetRequestId() uint64 {
@@ -1903,7 +1997,7 @@ type Send struct {
 
 func (x *Send) Reset() {
 	*x = Send{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[20]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1915,7 +2009,7 @@ func (x *Send) String() string {
 func (*Send) ProtoMessage() {}
 
 func (x *Send) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[20]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +2022,7 @@ func (x *Send) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Send.ProtoReflect.Descriptor instead.
 func (*Send) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{20}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Send) GetConnectionId() string {
@@ -1979,7 +2073,7 @@ type TrySend struct {
 
 func (x *TrySend) Reset() {
 	*x = TrySend{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[21]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1991,7 +2085,7 @@ func (x *TrySend) String() string {
 func (*TrySend) ProtoMessage() {}
 
 func (x *TrySend) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[21]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2004,7 +2098,7 @@ func (x *TrySend) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrySend.ProtoReflect.Descriptor instead.
 func (*TrySend) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{21}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *TrySend) GetConnectionId() string {
@@ -2046,7 +2140,7 @@ type Broadcast struct {
 
 func (x *Broadcast) Reset() {
 	*x = Broadcast{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[22]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2058,7 +2152,7 @@ func (x *Broadcast) String() string {
 func (*Broadcast) ProtoMessage() {}
 
 func (x *Broadcast) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[22]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2071,7 +2165,7 @@ func (x *Broadcast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Broadcast.ProtoReflect.Descriptor instead.
 func (*Broadcast) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{22}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Broadcast) GetChannelId() uint32 {
@@ -2102,7 +2196,7 @@ type StopPeerForError struct {
 
 func (x *StopPeerForError) Reset() {
 	*x = StopPeerForError{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[23]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2114,7 +2208,7 @@ func (x *StopPeerForError) String() string {
 func (*StopPeerForError) ProtoMessage() {}
 
 func (x *StopPeerForError) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[23]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2127,7 +2221,7 @@ func (x *StopPeerForError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPeerForError.ProtoReflect.Descriptor instead.
 func (*StopPeerForError) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{23}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StopPeerForError) GetConnectionId() string {
@@ -2175,7 +2269,7 @@ type StopPeerGracefully struct {
 
 func (x *StopPeerGracefully) Reset() {
 	*x = StopPeerGracefully{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[24]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2187,7 +2281,7 @@ func (x *StopPeerGracefully) String() string {
 func (*StopPeerGracefully) ProtoMessage() {}
 
 func (x *StopPeerGracefully) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[24]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2200,7 +2294,7 @@ func (x *StopPeerGracefully) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPeerGracefully.ProtoReflect.Descriptor instead.
 func (*StopPeerGracefully) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{24}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StopPeerGracefully) GetConnectionId() string {
@@ -2235,7 +2329,7 @@ type MarkPeerAsGood struct {
 
 func (x *MarkPeerAsGood) Reset() {
 	*x = MarkPeerAsGood{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[25]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2247,7 +2341,7 @@ func (x *MarkPeerAsGood) String() string {
 func (*MarkPeerAsGood) ProtoMessage() {}
 
 func (x *MarkPeerAsGood) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[25]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2260,7 +2354,7 @@ func (x *MarkPeerAsGood) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkPeerAsGood.ProtoReflect.Descriptor instead.
 func (*MarkPeerAsGood) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{25}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MarkPeerAsGood) GetConnectionId() string {
@@ -2289,7 +2383,7 @@ type DialPeers struct {
 
 func (x *DialPeers) Reset() {
 	*x = DialPeers{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[26]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2301,7 +2395,7 @@ func (x *DialPeers) String() string {
 func (*DialPeers) ProtoMessage() {}
 
 func (x *DialPeers) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[26]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2314,7 +2408,7 @@ func (x *DialPeers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialPeers.ProtoReflect.Descriptor instead.
 func (*DialPeers) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{26}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DialPeers) GetAddresses() []string {
@@ -2343,7 +2437,7 @@ type GetPeerData struct {
 
 func (x *GetPeerData) Reset() {
 	*x = GetPeerData{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[27]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2355,7 +2449,7 @@ func (x *GetPeerData) String() string {
 func (*GetPeerData) ProtoMessage() {}
 
 func (x *GetPeerData) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[27]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2368,7 +2462,7 @@ func (x *GetPeerData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPeerData.ProtoReflect.Descriptor instead.
 func (*GetPeerData) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{27}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetPeerData) GetConnectionId() string {
@@ -2405,7 +2499,7 @@ type SetPeerData struct {
 
 func (x *SetPeerData) Reset() {
 	*x = SetPeerData{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[28]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2511,7 @@ func (x *SetPeerData) String() string {
 func (*SetPeerData) ProtoMessage() {}
 
 func (x *SetPeerData) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[28]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2524,7 @@ func (x *SetPeerData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPeerData.ProtoReflect.Descriptor instead.
 func (*SetPeerData) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{28}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetPeerData) GetConnectionId() string {
@@ -2470,7 +2564,7 @@ type ListPeers struct {
 
 func (x *ListPeers) Reset() {
 	*x = ListPeers{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[29]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2482,7 +2576,7 @@ func (x *ListPeers) String() string {
 func (*ListPeers) ProtoMessage() {}
 
 func (x *ListPeers) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[29]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2495,7 +2589,7 @@ func (x *ListPeers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeers.ProtoReflect.Descriptor instead.
 func (*ListPeers) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{29}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{30}
 }
 
 // NumPeers counts peers as CometBFT's NumPeers does.
@@ -2507,7 +2601,7 @@ type NumPeers struct {
 
 func (x *NumPeers) Reset() {
 	*x = NumPeers{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[30]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2519,7 +2613,7 @@ func (x *NumPeers) String() string {
 func (*NumPeers) ProtoMessage() {}
 
 func (x *NumPeers) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[30]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2532,7 +2626,7 @@ func (x *NumPeers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NumPeers.ProtoReflect.Descriptor instead.
 func (*NumPeers) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{30}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{31}
 }
 
 // GetPeer describes one connected peer and its connection status.
@@ -2545,7 +2639,7 @@ type GetPeer struct {
 
 func (x *GetPeer) Reset() {
 	*x = GetPeer{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[31]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2557,7 +2651,7 @@ func (x *GetPeer) String() string {
 func (*GetPeer) ProtoMessage() {}
 
 func (x *GetPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[31]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2570,7 +2664,7 @@ func (x *GetPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPeer.ProtoReflect.Descriptor instead.
 func (*GetPeer) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{31}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetPeer) GetPeerId() string {
@@ -2594,7 +2688,7 @@ type CommandError struct {
 
 func (x *CommandError) Reset() {
 	*x = CommandError{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[32]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2606,7 +2700,7 @@ func (x *CommandError) String() string {
 func (*CommandError) ProtoMessage() {}
 
 func (x *CommandError) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[32]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2619,7 +2713,7 @@ func (x *CommandError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandError.ProtoReflect.Descriptor instead.
 func (*CommandError) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{32}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CommandError) GetCode() int32 {
@@ -2665,7 +2759,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[33]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2677,7 +2771,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[33]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2690,7 +2784,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{33}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CommandResult) GetRequestId() uint64 {
@@ -2832,7 +2926,7 @@ type Empty struct {
 
 func (x *Empty) Reset() {
 	*x = Empty{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[34]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +2938,7 @@ func (x *Empty) String() string {
 func (*Empty) ProtoMessage() {}
 
 func (x *Empty) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[34]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2857,7 +2951,7 @@ func (x *Empty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Empty.ProtoReflect.Descriptor instead.
 func (*Empty) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{34}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{35}
 }
 
 // SendResult says whether the message was queued.
@@ -2870,7 +2964,7 @@ type SendResult struct {
 
 func (x *SendResult) Reset() {
 	*x = SendResult{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[35]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2882,7 +2976,7 @@ func (x *SendResult) String() string {
 func (*SendResult) ProtoMessage() {}
 
 func (x *SendResult) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[35]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2895,7 +2989,7 @@ func (x *SendResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResult.ProtoReflect.Descriptor instead.
 func (*SendResult) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{35}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SendResult) GetQueued() bool {
@@ -2915,7 +3009,7 @@ type BroadcastResult struct {
 
 func (x *BroadcastResult) Reset() {
 	*x = BroadcastResult{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[36]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2927,7 +3021,7 @@ func (x *BroadcastResult) String() string {
 func (*BroadcastResult) ProtoMessage() {}
 
 func (x *BroadcastResult) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[36]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2940,7 +3034,7 @@ func (x *BroadcastResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastResult.ProtoReflect.Descriptor instead.
 func (*BroadcastResult) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{36}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BroadcastResult) GetResults() []*BroadcastResult_Entry {
@@ -2961,7 +3055,7 @@ type PeerDataResult struct {
 
 func (x *PeerDataResult) Reset() {
 	*x = PeerDataResult{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[37]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2973,7 +3067,7 @@ func (x *PeerDataResult) String() string {
 func (*PeerDataResult) ProtoMessage() {}
 
 func (x *PeerDataResult) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[37]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2986,7 +3080,7 @@ func (x *PeerDataResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerDataResult.ProtoReflect.Descriptor instead.
 func (*PeerDataResult) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{37}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PeerDataResult) GetFound() bool {
@@ -3013,7 +3107,7 @@ type PeerList struct {
 
 func (x *PeerList) Reset() {
 	*x = PeerList{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[38]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3025,7 +3119,7 @@ func (x *PeerList) String() string {
 func (*PeerList) ProtoMessage() {}
 
 func (x *PeerList) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[38]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3038,7 +3132,7 @@ func (x *PeerList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerList.ProtoReflect.Descriptor instead.
 func (*PeerList) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{38}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PeerList) GetPeers() []*PeerInfo {
@@ -3060,7 +3154,7 @@ type PeerCounts struct {
 
 func (x *PeerCounts) Reset() {
 	*x = PeerCounts{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[39]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3072,7 +3166,7 @@ func (x *PeerCounts) String() string {
 func (*PeerCounts) ProtoMessage() {}
 
 func (x *PeerCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[39]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3085,7 +3179,7 @@ func (x *PeerCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerCounts.ProtoReflect.Descriptor instead.
 func (*PeerCounts) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{39}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PeerCounts) GetOutbound() uint32 {
@@ -3123,7 +3217,7 @@ type ChannelStatus struct {
 
 func (x *ChannelStatus) Reset() {
 	*x = ChannelStatus{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[40]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3135,7 +3229,7 @@ func (x *ChannelStatus) String() string {
 func (*ChannelStatus) ProtoMessage() {}
 
 func (x *ChannelStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[40]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3148,7 +3242,7 @@ func (x *ChannelStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelStatus.ProtoReflect.Descriptor instead.
 func (*ChannelStatus) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{40}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ChannelStatus) GetId() uint32 {
@@ -3203,7 +3297,7 @@ type PeerStatus struct {
 
 func (x *PeerStatus) Reset() {
 	*x = PeerStatus{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[41]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3215,7 +3309,7 @@ func (x *PeerStatus) String() string {
 func (*PeerStatus) ProtoMessage() {}
 
 func (x *PeerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[41]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3228,7 +3322,7 @@ func (x *PeerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerStatus.ProtoReflect.Descriptor instead.
 func (*PeerStatus) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{41}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PeerStatus) GetPeer() *PeerInfo {
@@ -3289,7 +3383,7 @@ type GetNodeInfoRequest struct {
 
 func (x *GetNodeInfoRequest) Reset() {
 	*x = GetNodeInfoRequest{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[42]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3301,7 +3395,7 @@ func (x *GetNodeInfoRequest) String() string {
 func (*GetNodeInfoRequest) ProtoMessage() {}
 
 func (x *GetNodeInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[42]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3314,7 +3408,7 @@ func (x *GetNodeInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeInfoRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{42}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{43}
 }
 
 // GetNodeInfoResponse carries our NodeInfo.
@@ -3327,7 +3421,7 @@ type GetNodeInfoResponse struct {
 
 func (x *GetNodeInfoResponse) Reset() {
 	*x = GetNodeInfoResponse{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[43]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3433,7 @@ func (x *GetNodeInfoResponse) String() string {
 func (*GetNodeInfoResponse) ProtoMessage() {}
 
 func (x *GetNodeInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[43]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3446,7 @@ func (x *GetNodeInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetNodeInfoResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{43}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetNodeInfoResponse) GetNodeInfo() *NodeInfo {
@@ -3371,7 +3465,7 @@ type GetNetInfoRequest struct {
 
 func (x *GetNetInfoRequest) Reset() {
 	*x = GetNetInfoRequest{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[44]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3383,7 +3477,7 @@ func (x *GetNetInfoRequest) String() string {
 func (*GetNetInfoRequest) ProtoMessage() {}
 
 func (x *GetNetInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[44]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3396,7 +3490,7 @@ func (x *GetNetInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNetInfoRequest.ProtoReflect.Descriptor instead.
 func (*GetNetInfoRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{44}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{45}
 }
 
 // GetNetInfoResponse mirrors CometBFT's /net_info result.
@@ -3412,7 +3506,7 @@ type GetNetInfoResponse struct {
 
 func (x *GetNetInfoResponse) Reset() {
 	*x = GetNetInfoResponse{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[45]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3424,7 +3518,7 @@ func (x *GetNetInfoResponse) String() string {
 func (*GetNetInfoResponse) ProtoMessage() {}
 
 func (x *GetNetInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[45]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3437,7 +3531,7 @@ func (x *GetNetInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNetInfoResponse.ProtoReflect.Descriptor instead.
 func (*GetNetInfoResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{45}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetNetInfoResponse) GetListening() bool {
@@ -3477,7 +3571,7 @@ type ListPeersRequest struct {
 
 func (x *ListPeersRequest) Reset() {
 	*x = ListPeersRequest{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[46]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3489,7 +3583,7 @@ func (x *ListPeersRequest) String() string {
 func (*ListPeersRequest) ProtoMessage() {}
 
 func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[46]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3502,7 +3596,7 @@ func (x *ListPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersRequest.ProtoReflect.Descriptor instead.
 func (*ListPeersRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{46}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{47}
 }
 
 // ListPeersResponse lists connected peers.
@@ -3515,7 +3609,7 @@ type ListPeersResponse struct {
 
 func (x *ListPeersResponse) Reset() {
 	*x = ListPeersResponse{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[47]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3527,7 +3621,7 @@ func (x *ListPeersResponse) String() string {
 func (*ListPeersResponse) ProtoMessage() {}
 
 func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[47]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3540,7 +3634,7 @@ func (x *ListPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPeersResponse.ProtoReflect.Descriptor instead.
 func (*ListPeersResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{47}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListPeersResponse) GetPeers() []*PeerStatus {
@@ -3560,7 +3654,7 @@ type DialPeersRequest struct {
 
 func (x *DialPeersRequest) Reset() {
 	*x = DialPeersRequest{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[48]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3572,7 +3666,7 @@ func (x *DialPeersRequest) String() string {
 func (*DialPeersRequest) ProtoMessage() {}
 
 func (x *DialPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[48]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3585,7 +3679,7 @@ func (x *DialPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialPeersRequest.ProtoReflect.Descriptor instead.
 func (*DialPeersRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{48}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DialPeersRequest) GetAddresses() []string {
@@ -3608,7 +3702,7 @@ type DialOutcome struct {
 
 func (x *DialOutcome) Reset() {
 	*x = DialOutcome{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[49]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3620,7 +3714,7 @@ func (x *DialOutcome) String() string {
 func (*DialOutcome) ProtoMessage() {}
 
 func (x *DialOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[49]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3633,7 +3727,7 @@ func (x *DialOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialOutcome.ProtoReflect.Descriptor instead.
 func (*DialOutcome) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{49}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DialOutcome) GetAddress() string {
@@ -3667,7 +3761,7 @@ type DialPeersResponse struct {
 
 func (x *DialPeersResponse) Reset() {
 	*x = DialPeersResponse{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[50]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3679,7 +3773,7 @@ func (x *DialPeersResponse) String() string {
 func (*DialPeersResponse) ProtoMessage() {}
 
 func (x *DialPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[50]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3692,7 +3786,7 @@ func (x *DialPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DialPeersResponse.ProtoReflect.Descriptor instead.
 func (*DialPeersResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{50}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DialPeersResponse) GetOutcomes() []*DialOutcome {
@@ -3714,7 +3808,7 @@ type StopPeerRequest struct {
 
 func (x *StopPeerRequest) Reset() {
 	*x = StopPeerRequest{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[51]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3726,7 +3820,7 @@ func (x *StopPeerRequest) String() string {
 func (*StopPeerRequest) ProtoMessage() {}
 
 func (x *StopPeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[51]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3739,7 +3833,7 @@ func (x *StopPeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPeerRequest.ProtoReflect.Descriptor instead.
 func (*StopPeerRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{51}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *StopPeerRequest) GetPeerId() string {
@@ -3765,7 +3859,7 @@ type StopPeerResponse struct {
 
 func (x *StopPeerResponse) Reset() {
 	*x = StopPeerResponse{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[52]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3777,7 +3871,7 @@ func (x *StopPeerResponse) String() string {
 func (*StopPeerResponse) ProtoMessage() {}
 
 func (x *StopPeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[52]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3790,7 +3884,7 @@ func (x *StopPeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPeerResponse.ProtoReflect.Descriptor instead.
 func (*StopPeerResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{52}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{53}
 }
 
 type BroadcastResult_Entry struct {
@@ -3803,7 +3897,7 @@ type BroadcastResult_Entry struct {
 
 func (x *BroadcastResult_Entry) Reset() {
 	*x = BroadcastResult_Entry{}
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[53]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3815,7 +3909,7 @@ func (x *BroadcastResult_Entry) String() string {
 func (*BroadcastResult_Entry) ProtoMessage() {}
 
 func (x *BroadcastResult_Entry) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[53]
+	mi := &file_switchboard_gateway_v1_gateway_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3828,7 +3922,7 @@ func (x *BroadcastResult_Entry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastResult_Entry.ProtoReflect.Descriptor instead.
 func (*BroadcastResult_Entry) Descriptor() ([]byte, []int) {
-	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{36, 0}
+	return file_switchboard_gateway_v1_gateway_proto_rawDescGZIP(), []int{37, 0}
 }
 
 func (x *BroadcastResult_Entry) GetPeerId() string {
@@ -3883,14 +3977,20 @@ const file_switchboard_gateway_v1_gateway_proto_rawDesc = "" +
 	"\bchannels\x18\x02 \x03(\v2).switchboard.gateway.v1.ChannelDescriptorR\bchannels\x12#\n" +
 	"\rsession_token\x18\x03 \x01(\tR\fsessionToken\x12E\n" +
 	"\x0einitial_credit\x18\x04 \x01(\v2\x1e.switchboard.gateway.v1.CreditR\rinitialCredit\x12#\n" +
-	"\rbatch_results\x18\x05 \x01(\bR\fbatchResults\"\xe4\x01\n" +
+	"\rbatch_results\x18\x05 \x01(\bR\fbatchResults\"\x9c\x02\n" +
 	"\n" +
 	"Registered\x12#\n" +
 	"\rsession_token\x18\x01 \x01(\tR\fsessionToken\x12\x18\n" +
 	"\aresumed\x18\x02 \x01(\bR\aresumed\x122\n" +
 	"\x15resume_refused_reason\x18\x03 \x01(\tR\x13resumeRefusedReason\x12=\n" +
 	"\tnode_info\x18\x04 \x01(\v2 .switchboard.gateway.v1.NodeInfoR\bnodeInfo\x12$\n" +
-	"\x0enext_event_seq\x18\x05 \x01(\x04R\fnextEventSeq\"\"\n" +
+	"\x0enext_event_seq\x18\x05 \x01(\x04R\fnextEventSeq\x126\n" +
+	"\x06limits\x18\x06 \x01(\v2\x1e.switchboard.gateway.v1.LimitsR\x06limits\"\xd4\x01\n" +
+	"\x06Limits\x12,\n" +
+	"\x12max_batch_commands\x18\x01 \x01(\rR\x10maxBatchCommands\x125\n" +
+	"\x17max_batch_payload_bytes\x18\x02 \x01(\rR\x14maxBatchPayloadBytes\x129\n" +
+	"\x19max_control_request_bytes\x18\x03 \x01(\rR\x16maxControlRequestBytes\x12*\n" +
+	"\x11max_message_bytes\x18\x04 \x01(\rR\x0fmaxMessageBytes\"\"\n" +
 	"\x03Ack\x12\x1b\n" +
 	"\tevent_seq\x18\x01 \x01(\x04R\beventSeq\":\n" +
 	"\x06Credit\x12\x1a\n" +
@@ -4143,7 +4243,7 @@ func file_switchboard_gateway_v1_gateway_proto_rawDescGZIP() []byte {
 }
 
 var file_switchboard_gateway_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_switchboard_gateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_switchboard_gateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_switchboard_gateway_v1_gateway_proto_goTypes = []any{
 	(OverflowPolicy)(0),           // 0: switchboard.gateway.v1.OverflowPolicy
 	(ErrorReason)(0),              // 1: switchboard.gateway.v1.ErrorReason
@@ -4154,127 +4254,129 @@ var file_switchboard_gateway_v1_gateway_proto_goTypes = []any{
 	(*ChannelDescriptor)(nil),     // 6: switchboard.gateway.v1.ChannelDescriptor
 	(*Register)(nil),              // 7: switchboard.gateway.v1.Register
 	(*Registered)(nil),            // 8: switchboard.gateway.v1.Registered
-	(*Ack)(nil),                   // 9: switchboard.gateway.v1.Ack
-	(*Credit)(nil),                // 10: switchboard.gateway.v1.Credit
-	(*NodeInfo)(nil),              // 11: switchboard.gateway.v1.NodeInfo
-	(*PeerInfo)(nil),              // 12: switchboard.gateway.v1.PeerInfo
-	(*EventBatch)(nil),            // 13: switchboard.gateway.v1.EventBatch
-	(*Event)(nil),                 // 14: switchboard.gateway.v1.Event
-	(*OnStart)(nil),               // 15: switchboard.gateway.v1.OnStart
-	(*OnStop)(nil),                // 16: switchboard.gateway.v1.OnStop
-	(*InitPeer)(nil),              // 17: switchboard.gateway.v1.InitPeer
-	(*AddPeer)(nil),               // 18: switchboard.gateway.v1.AddPeer
-	(*Receive)(nil),               // 19: switchboard.gateway.v1.Receive
-	(*RemovePeer)(nil),            // 20: switchboard.gateway.v1.RemovePeer
-	(*Command)(nil),               // 21: switchboard.gateway.v1.Command
-	(*Send)(nil),                  // 22: switchboard.gateway.v1.Send
-	(*TrySend)(nil),               // 23: switchboard.gateway.v1.TrySend
-	(*Broadcast)(nil),             // 24: switchboard.gateway.v1.Broadcast
-	(*StopPeerForError)(nil),      // 25: switchboard.gateway.v1.StopPeerForError
-	(*StopPeerGracefully)(nil),    // 26: switchboard.gateway.v1.StopPeerGracefully
-	(*MarkPeerAsGood)(nil),        // 27: switchboard.gateway.v1.MarkPeerAsGood
-	(*DialPeers)(nil),             // 28: switchboard.gateway.v1.DialPeers
-	(*GetPeerData)(nil),           // 29: switchboard.gateway.v1.GetPeerData
-	(*SetPeerData)(nil),           // 30: switchboard.gateway.v1.SetPeerData
-	(*ListPeers)(nil),             // 31: switchboard.gateway.v1.ListPeers
-	(*NumPeers)(nil),              // 32: switchboard.gateway.v1.NumPeers
-	(*GetPeer)(nil),               // 33: switchboard.gateway.v1.GetPeer
-	(*CommandError)(nil),          // 34: switchboard.gateway.v1.CommandError
-	(*CommandResult)(nil),         // 35: switchboard.gateway.v1.CommandResult
-	(*Empty)(nil),                 // 36: switchboard.gateway.v1.Empty
-	(*SendResult)(nil),            // 37: switchboard.gateway.v1.SendResult
-	(*BroadcastResult)(nil),       // 38: switchboard.gateway.v1.BroadcastResult
-	(*PeerDataResult)(nil),        // 39: switchboard.gateway.v1.PeerDataResult
-	(*PeerList)(nil),              // 40: switchboard.gateway.v1.PeerList
-	(*PeerCounts)(nil),            // 41: switchboard.gateway.v1.PeerCounts
-	(*ChannelStatus)(nil),         // 42: switchboard.gateway.v1.ChannelStatus
-	(*PeerStatus)(nil),            // 43: switchboard.gateway.v1.PeerStatus
-	(*GetNodeInfoRequest)(nil),    // 44: switchboard.gateway.v1.GetNodeInfoRequest
-	(*GetNodeInfoResponse)(nil),   // 45: switchboard.gateway.v1.GetNodeInfoResponse
-	(*GetNetInfoRequest)(nil),     // 46: switchboard.gateway.v1.GetNetInfoRequest
-	(*GetNetInfoResponse)(nil),    // 47: switchboard.gateway.v1.GetNetInfoResponse
-	(*ListPeersRequest)(nil),      // 48: switchboard.gateway.v1.ListPeersRequest
-	(*ListPeersResponse)(nil),     // 49: switchboard.gateway.v1.ListPeersResponse
-	(*DialPeersRequest)(nil),      // 50: switchboard.gateway.v1.DialPeersRequest
-	(*DialOutcome)(nil),           // 51: switchboard.gateway.v1.DialOutcome
-	(*DialPeersResponse)(nil),     // 52: switchboard.gateway.v1.DialPeersResponse
-	(*StopPeerRequest)(nil),       // 53: switchboard.gateway.v1.StopPeerRequest
-	(*StopPeerResponse)(nil),      // 54: switchboard.gateway.v1.StopPeerResponse
-	(*BroadcastResult_Entry)(nil), // 55: switchboard.gateway.v1.BroadcastResult.Entry
+	(*Limits)(nil),                // 9: switchboard.gateway.v1.Limits
+	(*Ack)(nil),                   // 10: switchboard.gateway.v1.Ack
+	(*Credit)(nil),                // 11: switchboard.gateway.v1.Credit
+	(*NodeInfo)(nil),              // 12: switchboard.gateway.v1.NodeInfo
+	(*PeerInfo)(nil),              // 13: switchboard.gateway.v1.PeerInfo
+	(*EventBatch)(nil),            // 14: switchboard.gateway.v1.EventBatch
+	(*Event)(nil),                 // 15: switchboard.gateway.v1.Event
+	(*OnStart)(nil),               // 16: switchboard.gateway.v1.OnStart
+	(*OnStop)(nil),                // 17: switchboard.gateway.v1.OnStop
+	(*InitPeer)(nil),              // 18: switchboard.gateway.v1.InitPeer
+	(*AddPeer)(nil),               // 19: switchboard.gateway.v1.AddPeer
+	(*Receive)(nil),               // 20: switchboard.gateway.v1.Receive
+	(*RemovePeer)(nil),            // 21: switchboard.gateway.v1.RemovePeer
+	(*Command)(nil),               // 22: switchboard.gateway.v1.Command
+	(*Send)(nil),                  // 23: switchboard.gateway.v1.Send
+	(*TrySend)(nil),               // 24: switchboard.gateway.v1.TrySend
+	(*Broadcast)(nil),             // 25: switchboard.gateway.v1.Broadcast
+	(*StopPeerForError)(nil),      // 26: switchboard.gateway.v1.StopPeerForError
+	(*StopPeerGracefully)(nil),    // 27: switchboard.gateway.v1.StopPeerGracefully
+	(*MarkPeerAsGood)(nil),        // 28: switchboard.gateway.v1.MarkPeerAsGood
+	(*DialPeers)(nil),             // 29: switchboard.gateway.v1.DialPeers
+	(*GetPeerData)(nil),           // 30: switchboard.gateway.v1.GetPeerData
+	(*SetPeerData)(nil),           // 31: switchboard.gateway.v1.SetPeerData
+	(*ListPeers)(nil),             // 32: switchboard.gateway.v1.ListPeers
+	(*NumPeers)(nil),              // 33: switchboard.gateway.v1.NumPeers
+	(*GetPeer)(nil),               // 34: switchboard.gateway.v1.GetPeer
+	(*CommandError)(nil),          // 35: switchboard.gateway.v1.CommandError
+	(*CommandResult)(nil),         // 36: switchboard.gateway.v1.CommandResult
+	(*Empty)(nil),                 // 37: switchboard.gateway.v1.Empty
+	(*SendResult)(nil),            // 38: switchboard.gateway.v1.SendResult
+	(*BroadcastResult)(nil),       // 39: switchboard.gateway.v1.BroadcastResult
+	(*PeerDataResult)(nil),        // 40: switchboard.gateway.v1.PeerDataResult
+	(*PeerList)(nil),              // 41: switchboard.gateway.v1.PeerList
+	(*PeerCounts)(nil),            // 42: switchboard.gateway.v1.PeerCounts
+	(*ChannelStatus)(nil),         // 43: switchboard.gateway.v1.ChannelStatus
+	(*PeerStatus)(nil),            // 44: switchboard.gateway.v1.PeerStatus
+	(*GetNodeInfoRequest)(nil),    // 45: switchboard.gateway.v1.GetNodeInfoRequest
+	(*GetNodeInfoResponse)(nil),   // 46: switchboard.gateway.v1.GetNodeInfoResponse
+	(*GetNetInfoRequest)(nil),     // 47: switchboard.gateway.v1.GetNetInfoRequest
+	(*GetNetInfoResponse)(nil),    // 48: switchboard.gateway.v1.GetNetInfoResponse
+	(*ListPeersRequest)(nil),      // 49: switchboard.gateway.v1.ListPeersRequest
+	(*ListPeersResponse)(nil),     // 50: switchboard.gateway.v1.ListPeersResponse
+	(*DialPeersRequest)(nil),      // 51: switchboard.gateway.v1.DialPeersRequest
+	(*DialOutcome)(nil),           // 52: switchboard.gateway.v1.DialOutcome
+	(*DialPeersResponse)(nil),     // 53: switchboard.gateway.v1.DialPeersResponse
+	(*StopPeerRequest)(nil),       // 54: switchboard.gateway.v1.StopPeerRequest
+	(*StopPeerResponse)(nil),      // 55: switchboard.gateway.v1.StopPeerResponse
+	(*BroadcastResult_Entry)(nil), // 56: switchboard.gateway.v1.BroadcastResult.Entry
 }
 var file_switchboard_gateway_v1_gateway_proto_depIdxs = []int32{
 	7,  // 0: switchboard.gateway.v1.AttachRequest.register:type_name -> switchboard.gateway.v1.Register
-	9,  // 1: switchboard.gateway.v1.AttachRequest.ack:type_name -> switchboard.gateway.v1.Ack
-	10, // 2: switchboard.gateway.v1.AttachRequest.credit:type_name -> switchboard.gateway.v1.Credit
-	21, // 3: switchboard.gateway.v1.AttachRequest.command:type_name -> switchboard.gateway.v1.Command
+	10, // 1: switchboard.gateway.v1.AttachRequest.ack:type_name -> switchboard.gateway.v1.Ack
+	11, // 2: switchboard.gateway.v1.AttachRequest.credit:type_name -> switchboard.gateway.v1.Credit
+	22, // 3: switchboard.gateway.v1.AttachRequest.command:type_name -> switchboard.gateway.v1.Command
 	3,  // 4: switchboard.gateway.v1.AttachRequest.batch:type_name -> switchboard.gateway.v1.RequestBatch
-	9,  // 5: switchboard.gateway.v1.RequestBatch.ack:type_name -> switchboard.gateway.v1.Ack
-	10, // 6: switchboard.gateway.v1.RequestBatch.credit:type_name -> switchboard.gateway.v1.Credit
-	21, // 7: switchboard.gateway.v1.RequestBatch.commands:type_name -> switchboard.gateway.v1.Command
+	10, // 5: switchboard.gateway.v1.RequestBatch.ack:type_name -> switchboard.gateway.v1.Ack
+	11, // 6: switchboard.gateway.v1.RequestBatch.credit:type_name -> switchboard.gateway.v1.Credit
+	22, // 7: switchboard.gateway.v1.RequestBatch.commands:type_name -> switchboard.gateway.v1.Command
 	8,  // 8: switchboard.gateway.v1.AttachResponse.registered:type_name -> switchboard.gateway.v1.Registered
-	13, // 9: switchboard.gateway.v1.AttachResponse.events:type_name -> switchboard.gateway.v1.EventBatch
-	35, // 10: switchboard.gateway.v1.AttachResponse.result:type_name -> switchboard.gateway.v1.CommandResult
+	14, // 9: switchboard.gateway.v1.AttachResponse.events:type_name -> switchboard.gateway.v1.EventBatch
+	36, // 10: switchboard.gateway.v1.AttachResponse.result:type_name -> switchboard.gateway.v1.CommandResult
 	5,  // 11: switchboard.gateway.v1.AttachResponse.results:type_name -> switchboard.gateway.v1.ResultBatch
-	35, // 12: switchboard.gateway.v1.ResultBatch.results:type_name -> switchboard.gateway.v1.CommandResult
+	36, // 12: switchboard.gateway.v1.ResultBatch.results:type_name -> switchboard.gateway.v1.CommandResult
 	0,  // 13: switchboard.gateway.v1.ChannelDescriptor.overflow_policy:type_name -> switchboard.gateway.v1.OverflowPolicy
 	6,  // 14: switchboard.gateway.v1.Register.channels:type_name -> switchboard.gateway.v1.ChannelDescriptor
-	10, // 15: switchboard.gateway.v1.Register.initial_credit:type_name -> switchboard.gateway.v1.Credit
-	11, // 16: switchboard.gateway.v1.Registered.node_info:type_name -> switchboard.gateway.v1.NodeInfo
-	11, // 17: switchboard.gateway.v1.PeerInfo.node_info:type_name -> switchboard.gateway.v1.NodeInfo
-	14, // 18: switchboard.gateway.v1.EventBatch.events:type_name -> switchboard.gateway.v1.Event
-	15, // 19: switchboard.gateway.v1.Event.on_start:type_name -> switchboard.gateway.v1.OnStart
-	17, // 20: switchboard.gateway.v1.Event.init_peer:type_name -> switchboard.gateway.v1.InitPeer
-	18, // 21: switchboard.gateway.v1.Event.add_peer:type_name -> switchboard.gateway.v1.AddPeer
-	19, // 22: switchboard.gateway.v1.Event.receive:type_name -> switchboard.gateway.v1.Receive
-	20, // 23: switchboard.gateway.v1.Event.remove_peer:type_name -> switchboard.gateway.v1.RemovePeer
-	16, // 24: switchboard.gateway.v1.Event.on_stop:type_name -> switchboard.gateway.v1.OnStop
-	12, // 25: switchboard.gateway.v1.InitPeer.peer:type_name -> switchboard.gateway.v1.PeerInfo
-	22, // 26: switchboard.gateway.v1.Command.send:type_name -> switchboard.gateway.v1.Send
-	23, // 27: switchboard.gateway.v1.Command.try_send:type_name -> switchboard.gateway.v1.TrySend
-	24, // 28: switchboard.gateway.v1.Command.broadcast:type_name -> switchboard.gateway.v1.Broadcast
-	25, // 29: switchboard.gateway.v1.Command.stop_peer_for_error:type_name -> switchboard.gateway.v1.StopPeerForError
-	26, // 30: switchboard.gateway.v1.Command.stop_peer_gracefully:type_name -> switchboard.gateway.v1.StopPeerGracefully
-	27, // 31: switchboard.gateway.v1.Command.mark_peer_as_good:type_name -> switchboard.gateway.v1.MarkPeerAsGood
-	28, // 32: switchboard.gateway.v1.Command.dial_peers:type_name -> switchboard.gateway.v1.DialPeers
-	29, // 33: switchboard.gateway.v1.Command.get_peer_data:type_name -> switchboard.gateway.v1.GetPeerData
-	30, // 34: switchboard.gateway.v1.Command.set_peer_data:type_name -> switchboard.gateway.v1.SetPeerData
-	31, // 35: switchboard.gateway.v1.Command.list_peers:type_name -> switchboard.gateway.v1.ListPeers
-	32, // 36: switchboard.gateway.v1.Command.num_peers:type_name -> switchboard.gateway.v1.NumPeers
-	33, // 37: switchboard.gateway.v1.Command.get_peer:type_name -> switchboard.gateway.v1.GetPeer
-	1,  // 38: switchboard.gateway.v1.CommandError.reason:type_name -> switchboard.gateway.v1.ErrorReason
-	34, // 39: switchboard.gateway.v1.CommandResult.error:type_name -> switchboard.gateway.v1.CommandError
-	37, // 40: switchboard.gateway.v1.CommandResult.send:type_name -> switchboard.gateway.v1.SendResult
-	38, // 41: switchboard.gateway.v1.CommandResult.broadcast:type_name -> switchboard.gateway.v1.BroadcastResult
-	36, // 42: switchboard.gateway.v1.CommandResult.done:type_name -> switchboard.gateway.v1.Empty
-	39, // 43: switchboard.gateway.v1.CommandResult.peer_data:type_name -> switchboard.gateway.v1.PeerDataResult
-	40, // 44: switchboard.gateway.v1.CommandResult.peers:type_name -> switchboard.gateway.v1.PeerList
-	41, // 45: switchboard.gateway.v1.CommandResult.num_peers:type_name -> switchboard.gateway.v1.PeerCounts
-	43, // 46: switchboard.gateway.v1.CommandResult.peer:type_name -> switchboard.gateway.v1.PeerStatus
-	55, // 47: switchboard.gateway.v1.BroadcastResult.results:type_name -> switchboard.gateway.v1.BroadcastResult.Entry
-	12, // 48: switchboard.gateway.v1.PeerList.peers:type_name -> switchboard.gateway.v1.PeerInfo
-	12, // 49: switchboard.gateway.v1.PeerStatus.peer:type_name -> switchboard.gateway.v1.PeerInfo
-	42, // 50: switchboard.gateway.v1.PeerStatus.channels:type_name -> switchboard.gateway.v1.ChannelStatus
-	11, // 51: switchboard.gateway.v1.GetNodeInfoResponse.node_info:type_name -> switchboard.gateway.v1.NodeInfo
-	43, // 52: switchboard.gateway.v1.GetNetInfoResponse.peers:type_name -> switchboard.gateway.v1.PeerStatus
-	43, // 53: switchboard.gateway.v1.ListPeersResponse.peers:type_name -> switchboard.gateway.v1.PeerStatus
-	51, // 54: switchboard.gateway.v1.DialPeersResponse.outcomes:type_name -> switchboard.gateway.v1.DialOutcome
-	2,  // 55: switchboard.gateway.v1.ReactorGatewayService.Attach:input_type -> switchboard.gateway.v1.AttachRequest
-	44, // 56: switchboard.gateway.v1.NodeService.GetNodeInfo:input_type -> switchboard.gateway.v1.GetNodeInfoRequest
-	46, // 57: switchboard.gateway.v1.NodeService.GetNetInfo:input_type -> switchboard.gateway.v1.GetNetInfoRequest
-	48, // 58: switchboard.gateway.v1.NodeService.ListPeers:input_type -> switchboard.gateway.v1.ListPeersRequest
-	50, // 59: switchboard.gateway.v1.NodeService.DialPeers:input_type -> switchboard.gateway.v1.DialPeersRequest
-	53, // 60: switchboard.gateway.v1.NodeService.StopPeer:input_type -> switchboard.gateway.v1.StopPeerRequest
-	4,  // 61: switchboard.gateway.v1.ReactorGatewayService.Attach:output_type -> switchboard.gateway.v1.AttachResponse
-	45, // 62: switchboard.gateway.v1.NodeService.GetNodeInfo:output_type -> switchboard.gateway.v1.GetNodeInfoResponse
-	47, // 63: switchboard.gateway.v1.NodeService.GetNetInfo:output_type -> switchboard.gateway.v1.GetNetInfoResponse
-	49, // 64: switchboard.gateway.v1.NodeService.ListPeers:output_type -> switchboard.gateway.v1.ListPeersResponse
-	52, // 65: switchboard.gateway.v1.NodeService.DialPeers:output_type -> switchboard.gateway.v1.DialPeersResponse
-	54, // 66: switchboard.gateway.v1.NodeService.StopPeer:output_type -> switchboard.gateway.v1.StopPeerResponse
-	61, // [61:67] is the sub-list for method output_type
-	55, // [55:61] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	11, // 15: switchboard.gateway.v1.Register.initial_credit:type_name -> switchboard.gateway.v1.Credit
+	12, // 16: switchboard.gateway.v1.Registered.node_info:type_name -> switchboard.gateway.v1.NodeInfo
+	9,  // 17: switchboard.gateway.v1.Registered.limits:type_name -> switchboard.gateway.v1.Limits
+	12, // 18: switchboard.gateway.v1.PeerInfo.node_info:type_name -> switchboard.gateway.v1.NodeInfo
+	15, // 19: switchboard.gateway.v1.EventBatch.events:type_name -> switchboard.gateway.v1.Event
+	16, // 20: switchboard.gateway.v1.Event.on_start:type_name -> switchboard.gateway.v1.OnStart
+	18, // 21: switchboard.gateway.v1.Event.init_peer:type_name -> switchboard.gateway.v1.InitPeer
+	19, // 22: switchboard.gateway.v1.Event.add_peer:type_name -> switchboard.gateway.v1.AddPeer
+	20, // 23: switchboard.gateway.v1.Event.receive:type_name -> switchboard.gateway.v1.Receive
+	21, // 24: switchboard.gateway.v1.Event.remove_peer:type_name -> switchboard.gateway.v1.RemovePeer
+	17, // 25: switchboard.gateway.v1.Event.on_stop:type_name -> switchboard.gateway.v1.OnStop
+	13, // 26: switchboard.gateway.v1.InitPeer.peer:type_name -> switchboard.gateway.v1.PeerInfo
+	23, // 27: switchboard.gateway.v1.Command.send:type_name -> switchboard.gateway.v1.Send
+	24, // 28: switchboard.gateway.v1.Command.try_send:type_name -> switchboard.gateway.v1.TrySend
+	25, // 29: switchboard.gateway.v1.Command.broadcast:type_name -> switchboard.gateway.v1.Broadcast
+	26, // 30: switchboard.gateway.v1.Command.stop_peer_for_error:type_name -> switchboard.gateway.v1.StopPeerForError
+	27, // 31: switchboard.gateway.v1.Command.stop_peer_gracefully:type_name -> switchboard.gateway.v1.StopPeerGracefully
+	28, // 32: switchboard.gateway.v1.Command.mark_peer_as_good:type_name -> switchboard.gateway.v1.MarkPeerAsGood
+	29, // 33: switchboard.gateway.v1.Command.dial_peers:type_name -> switchboard.gateway.v1.DialPeers
+	30, // 34: switchboard.gateway.v1.Command.get_peer_data:type_name -> switchboard.gateway.v1.GetPeerData
+	31, // 35: switchboard.gateway.v1.Command.set_peer_data:type_name -> switchboard.gateway.v1.SetPeerData
+	32, // 36: switchboard.gateway.v1.Command.list_peers:type_name -> switchboard.gateway.v1.ListPeers
+	33, // 37: switchboard.gateway.v1.Command.num_peers:type_name -> switchboard.gateway.v1.NumPeers
+	34, // 38: switchboard.gateway.v1.Command.get_peer:type_name -> switchboard.gateway.v1.GetPeer
+	1,  // 39: switchboard.gateway.v1.CommandError.reason:type_name -> switchboard.gateway.v1.ErrorReason
+	35, // 40: switchboard.gateway.v1.CommandResult.error:type_name -> switchboard.gateway.v1.CommandError
+	38, // 41: switchboard.gateway.v1.CommandResult.send:type_name -> switchboard.gateway.v1.SendResult
+	39, // 42: switchboard.gateway.v1.CommandResult.broadcast:type_name -> switchboard.gateway.v1.BroadcastResult
+	37, // 43: switchboard.gateway.v1.CommandResult.done:type_name -> switchboard.gateway.v1.Empty
+	40, // 44: switchboard.gateway.v1.CommandResult.peer_data:type_name -> switchboard.gateway.v1.PeerDataResult
+	41, // 45: switchboard.gateway.v1.CommandResult.peers:type_name -> switchboard.gateway.v1.PeerList
+	42, // 46: switchboard.gateway.v1.CommandResult.num_peers:type_name -> switchboard.gateway.v1.PeerCounts
+	44, // 47: switchboard.gateway.v1.CommandResult.peer:type_name -> switchboard.gateway.v1.PeerStatus
+	56, // 48: switchboard.gateway.v1.BroadcastResult.results:type_name -> switchboard.gateway.v1.BroadcastResult.Entry
+	13, // 49: switchboard.gateway.v1.PeerList.peers:type_name -> switchboard.gateway.v1.PeerInfo
+	13, // 50: switchboard.gateway.v1.PeerStatus.peer:type_name -> switchboard.gateway.v1.PeerInfo
+	43, // 51: switchboard.gateway.v1.PeerStatus.channels:type_name -> switchboard.gateway.v1.ChannelStatus
+	12, // 52: switchboard.gateway.v1.GetNodeInfoResponse.node_info:type_name -> switchboard.gateway.v1.NodeInfo
+	44, // 53: switchboard.gateway.v1.GetNetInfoResponse.peers:type_name -> switchboard.gateway.v1.PeerStatus
+	44, // 54: switchboard.gateway.v1.ListPeersResponse.peers:type_name -> switchboard.gateway.v1.PeerStatus
+	52, // 55: switchboard.gateway.v1.DialPeersResponse.outcomes:type_name -> switchboard.gateway.v1.DialOutcome
+	2,  // 56: switchboard.gateway.v1.ReactorGatewayService.Attach:input_type -> switchboard.gateway.v1.AttachRequest
+	45, // 57: switchboard.gateway.v1.NodeService.GetNodeInfo:input_type -> switchboard.gateway.v1.GetNodeInfoRequest
+	47, // 58: switchboard.gateway.v1.NodeService.GetNetInfo:input_type -> switchboard.gateway.v1.GetNetInfoRequest
+	49, // 59: switchboard.gateway.v1.NodeService.ListPeers:input_type -> switchboard.gateway.v1.ListPeersRequest
+	51, // 60: switchboard.gateway.v1.NodeService.DialPeers:input_type -> switchboard.gateway.v1.DialPeersRequest
+	54, // 61: switchboard.gateway.v1.NodeService.StopPeer:input_type -> switchboard.gateway.v1.StopPeerRequest
+	4,  // 62: switchboard.gateway.v1.ReactorGatewayService.Attach:output_type -> switchboard.gateway.v1.AttachResponse
+	46, // 63: switchboard.gateway.v1.NodeService.GetNodeInfo:output_type -> switchboard.gateway.v1.GetNodeInfoResponse
+	48, // 64: switchboard.gateway.v1.NodeService.GetNetInfo:output_type -> switchboard.gateway.v1.GetNetInfoResponse
+	50, // 65: switchboard.gateway.v1.NodeService.ListPeers:output_type -> switchboard.gateway.v1.ListPeersResponse
+	53, // 66: switchboard.gateway.v1.NodeService.DialPeers:output_type -> switchboard.gateway.v1.DialPeersResponse
+	55, // 67: switchboard.gateway.v1.NodeService.StopPeer:output_type -> switchboard.gateway.v1.StopPeerResponse
+	62, // [62:68] is the sub-list for method output_type
+	56, // [56:62] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_gateway_v1_gateway_proto_init() }
@@ -4295,7 +4397,7 @@ func file_switchboard_gateway_v1_gateway_proto_init() {
 		(*AttachResponse_Result)(nil),
 		(*AttachResponse_Results)(nil),
 	}
-	file_switchboard_gateway_v1_gateway_proto_msgTypes[12].OneofWrappers = []any{
+	file_switchboard_gateway_v1_gateway_proto_msgTypes[13].OneofWrappers = []any{
 		(*Event_OnStart)(nil),
 		(*Event_InitPeer)(nil),
 		(*Event_AddPeer)(nil),
@@ -4303,7 +4405,7 @@ func file_switchboard_gateway_v1_gateway_proto_init() {
 		(*Event_RemovePeer)(nil),
 		(*Event_OnStop)(nil),
 	}
-	file_switchboard_gateway_v1_gateway_proto_msgTypes[19].OneofWrappers = []any{
+	file_switchboard_gateway_v1_gateway_proto_msgTypes[20].OneofWrappers = []any{
 		(*Command_Send)(nil),
 		(*Command_TrySend)(nil),
 		(*Command_Broadcast)(nil),
@@ -4317,7 +4419,7 @@ func file_switchboard_gateway_v1_gateway_proto_init() {
 		(*Command_NumPeers)(nil),
 		(*Command_GetPeer)(nil),
 	}
-	file_switchboard_gateway_v1_gateway_proto_msgTypes[33].OneofWrappers = []any{
+	file_switchboard_gateway_v1_gateway_proto_msgTypes[34].OneofWrappers = []any{
 		(*CommandResult_Send)(nil),
 		(*CommandResult_Broadcast)(nil),
 		(*CommandResult_Done)(nil),
@@ -4332,7 +4434,7 @@ func file_switchboard_gateway_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_gateway_v1_gateway_proto_rawDesc), len(file_switchboard_gateway_v1_gateway_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   54,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -188,6 +188,44 @@ export interface Registered {
     | undefined;
   /** The sequence number the next event will carry. */
   nextEventSeq: bigint;
+  /**
+   * The limits this node holds the stream's requests to. Clients obey these
+   * rather than numbers of their own. Absent from nodes older than this
+   * field: then the values documented in Limits apply.
+   */
+  limits: Limits | undefined;
+}
+
+/**
+ * Limits are what a node accepts on an Attach stream, told in Registered so
+ * that every client obeys the node it talks to. A field that is 0 is not set:
+ * the client uses the value in its comment (what nodes enforced before they
+ * sent Limits).
+ */
+export interface Limits {
+  /**
+   * Most commands one RequestBatch may carry; the node runs none of the
+   * commands of a batch with more, answering each with INVALID_ARGUMENT. 1024.
+   */
+  maxBatchCommands: number;
+  /**
+   * Payload bytes (messages of send, try_send and broadcast) a client should
+   * put in one RequestBatch at most; a command with a larger payload goes
+   * alone. Not enforced: a smaller batch reaches the node, and its first
+   * command runs, sooner. 1048576 (1 MiB).
+   */
+  maxBatchPayloadBytes: number;
+  /**
+   * Largest AttachRequest the node decodes unless what makes it large is
+   * send, try_send and broadcast payloads; the node ends a stream that sends
+   * a larger one with INVALID_ARGUMENT. 65536 (64 KiB).
+   */
+  maxControlRequestBytes: number;
+  /**
+   * Largest gRPC message the node receives or sends (grpc.max_message_bytes);
+   * a larger request fails the stream. 115343360 (110 MiB).
+   */
+  maxMessageBytes: number;
 }
 
 /** Ack acknowledges events: the node will never send them again. */
@@ -1020,7 +1058,14 @@ export const Register: MessageFns<Register> = {
 };
 
 function createBaseRegistered(): Registered {
-  return { sessionToken: "", resumed: false, resumeRefusedReason: "", nodeInfo: undefined, nextEventSeq: 0n };
+  return {
+    sessionToken: "",
+    resumed: false,
+    resumeRefusedReason: "",
+    nodeInfo: undefined,
+    nextEventSeq: 0n,
+    limits: undefined,
+  };
 }
 
 export const Registered: MessageFns<Registered> = {
@@ -1042,6 +1087,9 @@ export const Registered: MessageFns<Registered> = {
         throw new globalThis.Error("value provided for field message.nextEventSeq of type uint64 too large");
       }
       writer.uint32(40).uint64(message.nextEventSeq);
+    }
+    if (message.limits !== undefined) {
+      Limits.encode(message.limits, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1097,6 +1145,93 @@ export const Registered: MessageFns<Registered> = {
             }
 
             message.nextEventSeq = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.limits = Limits.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseLimits(): Limits {
+  return { maxBatchCommands: 0, maxBatchPayloadBytes: 0, maxControlRequestBytes: 0, maxMessageBytes: 0 };
+}
+
+export const Limits: MessageFns<Limits> = {
+  encode(message: Limits, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxBatchCommands !== 0) {
+      writer.uint32(8).uint32(message.maxBatchCommands);
+    }
+    if (message.maxBatchPayloadBytes !== 0) {
+      writer.uint32(16).uint32(message.maxBatchPayloadBytes);
+    }
+    if (message.maxControlRequestBytes !== 0) {
+      writer.uint32(24).uint32(message.maxControlRequestBytes);
+    }
+    if (message.maxMessageBytes !== 0) {
+      writer.uint32(32).uint32(message.maxMessageBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Limits {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLimits();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxBatchCommands = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxBatchPayloadBytes = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxControlRequestBytes = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxMessageBytes = reader.uint32();
             continue;
           }
         }

@@ -120,18 +120,32 @@ class Register(_message.Message):
     def __init__(self, reactor_name: _Optional[str] = ..., channels: _Optional[_Iterable[_Union[ChannelDescriptor, _Mapping]]] = ..., session_token: _Optional[str] = ..., initial_credit: _Optional[_Union[Credit, _Mapping]] = ..., batch_results: _Optional[bool] = ...) -> None: ...
 
 class Registered(_message.Message):
-    __slots__ = ("session_token", "resumed", "resume_refused_reason", "node_info", "next_event_seq")
+    __slots__ = ("session_token", "resumed", "resume_refused_reason", "node_info", "next_event_seq", "limits")
     SESSION_TOKEN_FIELD_NUMBER: _ClassVar[int]
     RESUMED_FIELD_NUMBER: _ClassVar[int]
     RESUME_REFUSED_REASON_FIELD_NUMBER: _ClassVar[int]
     NODE_INFO_FIELD_NUMBER: _ClassVar[int]
     NEXT_EVENT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
     session_token: str
     resumed: bool
     resume_refused_reason: str
     node_info: NodeInfo
     next_event_seq: int
-    def __init__(self, session_token: _Optional[str] = ..., resumed: _Optional[bool] = ..., resume_refused_reason: _Optional[str] = ..., node_info: _Optional[_Union[NodeInfo, _Mapping]] = ..., next_event_seq: _Optional[int] = ...) -> None: ...
+    limits: Limits
+    def __init__(self, session_token: _Optional[str] = ..., resumed: _Optional[bool] = ..., resume_refused_reason: _Optional[str] = ..., node_info: _Optional[_Union[NodeInfo, _Mapping]] = ..., next_event_seq: _Optional[int] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+
+class Limits(_message.Message):
+    __slots__ = ("max_batch_commands", "max_batch_payload_bytes", "max_control_request_bytes", "max_message_bytes")
+    MAX_BATCH_COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_PAYLOAD_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONTROL_REQUEST_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    max_batch_commands: int
+    max_batch_payload_bytes: int
+    max_control_request_bytes: int
+    max_message_bytes: int
+    def __init__(self, max_batch_commands: _Optional[int] = ..., max_batch_payload_bytes: _Optional[int] = ..., max_control_request_bytes: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("event_seq",)
