@@ -118,9 +118,12 @@ describe("the scan catches what it is for (each rule on a deliberately broken so
     expect(sameSubject([...a.definitions, ...b.definitions])).toHaveLength(1);
   });
 
-  it("inline defaults, but not ?? 0", () => {
-    const s = scanSource("p2p/switch.ts", `const a = c.maxNumInboundPeers ?? 40; const b = c.x ?? 3_000; const n = m.get(k) ?? 0;`);
-    expect(s.inlineDefaults.map((i) => i.text)).toEqual(["c.maxNumInboundPeers ?? 40", "c.x ?? 3_000"]);
+  it("inline defaults of options and config, but not ?? 0 or a fallback after a call", () => {
+    const s = scanSource(
+      "p2p/switch.ts",
+      `const a = this.options.config.maxNumInboundPeers ?? 40; const b = c["x"] ?? 3_000; const n = m.get(k) ?? 0; const held = slots.get(host) ?? 1;`,
+    );
+    expect(s.inlineDefaults.map((i) => i.text)).toEqual(["this.options.config.maxNumInboundPeers ?? 40", 'c["x"] ?? 3_000']);
   });
 
   it("values built from another constant are uses, not definitions", () => {

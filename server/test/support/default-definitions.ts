@@ -13,8 +13,10 @@
  * A value built from another constant (`4 * MAX_BATCH_COMMANDS`,
  * `d(MCONN.DEFAULT_SEND_RATE…)`) is a use of that constant, not a definition.
  *
- * An *inline default* is `x ?? <number other than 0>`: a default written where
- * it is used instead of named by its layer.
+ * An *inline default* is `options.x ?? <number other than 0>` (a property
+ * read, as of options or config): a default written where it is used instead
+ * of named by its layer. A fallback after a call (`counts.get(k) ?? 1`) is
+ * arithmetic, not a default.
  */
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -156,7 +158,8 @@ export function scanSource(file: string, text: string): { definitions: Definitio
     }
     if (ts.isBinaryExpression(node) && node.operatorToken.kind === ts.SyntaxKind.QuestionQuestionToken) {
       const v = literalValue(node.right);
-      if (typeof v === "number" && v !== 0) inlineDefaults.push({ file, line: lineOf(node), text: node.getText(source) });
+      const read = ts.isPropertyAccessExpression(node.left) || ts.isElementAccessExpression(node.left);
+      if (read && typeof v === "number" && v !== 0) inlineDefaults.push({ file, line: lineOf(node), text: node.getText(source) });
     }
     ts.forEachChild(node, visit);
   };
