@@ -158,6 +158,8 @@ function switchConfigOf(config: SwitchboardConfig): SwitchConfig {
       recvRateBytesPerSecond: p.recvRateBytesPerSecond,
       maxPacketMsgPayloadBytes: p.maxPacketMsgPayloadBytes,
       flushThrottleMs: p.flushThrottleTimeoutMs,
+      sendQueueMaxBytesPerChannel: p.sendQueueMaxBytesPerChannel,
+      sendQueueMaxBytes: p.sendQueueMaxBytes,
     },
     handshakeTimeoutMs: p.handshakeTimeoutMs,
     dialTimeoutMs: p.dialTimeoutMs,

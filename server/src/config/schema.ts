@@ -64,6 +64,8 @@ export interface P2PSectionConfig {
   readonly sendRateBytesPerSecond: number;
   readonly recvRateBytesPerSecond: number;
   readonly flushThrottleTimeoutMs: number;
+  readonly sendQueueMaxBytesPerChannel: number;
+  readonly sendQueueMaxBytes: number;
   readonly maxPacketMsgPayloadBytes: number;
   readonly allowDuplicateIp: boolean;
   readonly handshakeTimeoutMs: number;
@@ -182,6 +184,8 @@ export const P2P_PRIVATE_PEER_IDS = key("p2p", "private_peer_ids", D.DEFAULT_PRI
 export const P2P_SEND_RATE = key("p2p", "send_rate", D.DEFAULT_SEND_RATE, NON_NEGATIVE_INTEGER, "Rate at which packets can be sent, in bytes/second, per connection (0: unlimited)", (raw, o) => parseInteger(raw, o, 0, Number.MAX_SAFE_INTEGER));
 export const P2P_RECV_RATE = key("p2p", "recv_rate", D.DEFAULT_RECV_RATE, NON_NEGATIVE_INTEGER, "Rate at which packets can be received, in bytes/second, per connection (0: unlimited)", (raw, o) => parseInteger(raw, o, 0, Number.MAX_SAFE_INTEGER));
 export const P2P_FLUSH_THROTTLE_TIMEOUT = key("p2p", "flush_throttle_timeout", D.DEFAULT_FLUSH_THROTTLE_TIMEOUT, DURATION, "Time to wait before flushing messages out on the connection", (raw) => parseDuration(raw));
+export const P2P_SEND_QUEUE_MAX_BYTES_PER_CHANNEL = key("p2p", "send_queue_max_bytes_per_channel", D.DEFAULT_SEND_QUEUE_MAX_BYTES_PER_CHANNEL, POSITIVE_INTEGER, "Bytes one channel of a connection may hold queued for sending; beyond it Send waits and TrySend is not queued (a message goes into an empty queue whatever its size)", (raw, o) => parseInteger(raw, o, 1, Number.MAX_SAFE_INTEGER));
+export const P2P_SEND_QUEUE_MAX_BYTES = key("p2p", "send_queue_max_bytes", D.DEFAULT_SEND_QUEUE_MAX_BYTES, POSITIVE_INTEGER, "Bytes all channels of a connection may hold queued for sending together", (raw, o) => parseInteger(raw, o, 1, Number.MAX_SAFE_INTEGER));
 export const P2P_MAX_PACKET_MSG_PAYLOAD_SIZE = key("p2p", "max_packet_msg_payload_size", D.DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE, "an integer from 1 to 1048576", "Maximum size of a message packet payload, in bytes", (raw, o) => parseInteger(raw, o, 1, 1 << 20));
 export const P2P_ALLOW_DUPLICATE_IP = key("p2p", "allow_duplicate_ip", D.DEFAULT_ALLOW_DUPLICATE_IP, BOOLEAN, "Toggle to disable guard against peers connecting from the same ip", (raw, o) => parseBoolean(raw, o));
 export const P2P_HANDSHAKE_TIMEOUT = key("p2p", "handshake_timeout", D.DEFAULT_HANDSHAKE_TIMEOUT, POSITIVE_DURATION, "Deadline of the SecretConnection handshake, and again of the NodeInfo exchange", (raw) => parseDuration(raw, { positive: true }));
@@ -239,6 +243,8 @@ export const ALL_KEYS: readonly KeySpec<unknown>[] = [
   P2P_SEND_RATE,
   P2P_RECV_RATE,
   P2P_FLUSH_THROTTLE_TIMEOUT,
+  P2P_SEND_QUEUE_MAX_BYTES_PER_CHANNEL,
+  P2P_SEND_QUEUE_MAX_BYTES,
   P2P_MAX_PACKET_MSG_PAYLOAD_SIZE,
   P2P_ALLOW_DUPLICATE_IP,
   P2P_HANDSHAKE_TIMEOUT,
@@ -322,6 +328,8 @@ export function buildConfig(get: <T>(spec: KeySpec<T>) => T): SwitchboardConfig 
       sendRateBytesPerSecond: get(P2P_SEND_RATE),
       recvRateBytesPerSecond: get(P2P_RECV_RATE),
       flushThrottleTimeoutMs: get(P2P_FLUSH_THROTTLE_TIMEOUT),
+      sendQueueMaxBytesPerChannel: get(P2P_SEND_QUEUE_MAX_BYTES_PER_CHANNEL),
+      sendQueueMaxBytes: get(P2P_SEND_QUEUE_MAX_BYTES),
       maxPacketMsgPayloadBytes: get(P2P_MAX_PACKET_MSG_PAYLOAD_SIZE),
       allowDuplicateIp: get(P2P_ALLOW_DUPLICATE_IP),
       handshakeTimeoutMs: get(P2P_HANDSHAKE_TIMEOUT),

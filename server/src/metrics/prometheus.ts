@@ -106,6 +106,18 @@ export function createPrometheusMetrics(options: PrometheusMetricsOptions = {}):
 
   // Switchboard's own (not in CometBFT).
   new Gauge({
+    name: `${ns}_p2p_peer_send_queue_bytes`,
+    help: "Bytes of messages queued for sending to a peer, per channel (bounded per channel and per connection: p2p.send_queue_max_bytes*).",
+    labelNames: ["peer_id", "chID"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const p of peers()) {
+        for (const ch of p.status().connection.channels) this.set({ peer_id: p.id, chID: channelLabel(ch.id) }, ch.sendQueueBytes);
+      }
+    },
+  });
+  new Gauge({
     name: `${ns}_p2p_peer_receive_queue_bytes`,
     help: "Bytes of received messages waiting for reactors, per peer (bounded; reading pauses when full).",
     labelNames: ["peer_id"] as const,

@@ -134,7 +134,7 @@ export class HandshakeSlots {
   /** Frees a slot; a slot released twice (evicted, then its handshake ended) is freed once. */
   release(slot: HandshakeSlot): void {
     if (!this.slots.delete(slot)) return;
-    const n = (this.byAddress.get(slot.host) ?? 1) - 1;
+    const n = (this.byAddress.get(slot.host) as number) - 1; // present: the slot was held
     if (n === 0) this.byAddress.delete(slot.host);
     else this.byAddress.set(slot.host, n);
     const set = this.byNetwork.get(slot.network);

@@ -186,6 +186,8 @@ const BAD_TEXT: Readonly<Record<string, string>> = {
   "p2p.send_rate": "fast",
   "p2p.recv_rate": "5e6",
   "p2p.flush_throttle_timeout": "100",
+  "p2p.send_queue_max_bytes_per_channel": "0",
+  "p2p.send_queue_max_bytes": "16MiB",
   "p2p.max_packet_msg_payload_size": "0",
   "p2p.allow_duplicate_ip": "yes",
   "p2p.handshake_timeout": "0s",

@@ -16,6 +16,7 @@ interface FakeChannel {
   bytesSent: number;
   bytesReceived: number;
   sendQueueSize: number;
+  sendQueueBytes?: number;
 }
 
 const NO_BUFFERS: PeerBuffers = {
@@ -28,7 +29,7 @@ function fakePeer(id: string, channels: FakeChannel[], queue = { bytes: 0, messa
     id,
     status: () =>
       ({
-        connection: { channels: channels.map((c) => ({ ...c })) },
+        connection: { channels: channels.map((c) => ({ sendQueueBytes: 0, ...c })) },
         inboundQueueBytes: queue.bytes,
         inboundQueueMessages: queue.messages,
         receivePaused: queue.paused,
@@ -60,7 +61,7 @@ describe("Prometheus metrics", () => {
   it("use CometBFT's names and labels, chain_id on every series, read at scrape time", async () => {
     const m = createPrometheusMetrics({ chainId: "test-chain", defaultMetrics: false });
     const chA = [
-      { id: 0x40, bytesSent: 100, bytesReceived: 7, sendQueueSize: 2 },
+      { id: 0x40, bytesSent: 100, bytesReceived: 7, sendQueueSize: 2, sendQueueBytes: 4096 },
       { id: 0x00, bytesSent: 5, bytesReceived: 9, sendQueueSize: 1 },
     ];
     const sw = fakeSwitch([fakePeer(A, chA, { bytes: 300, messages: 3, paused: true })]);
@@ -70,6 +71,8 @@ describe("Prometheus metrics", () => {
     expect(value(text, `cometbft_p2p_peer_send_bytes_total{peer_id="${A}",chID="0x40",chain_id="test-chain"}`)).toBe(100);
     expect(value(text, `cometbft_p2p_peer_receive_bytes_total{peer_id="${A}",chID="0x0",chain_id="test-chain"}`)).toBe(9);
     expect(value(text, `cometbft_p2p_peer_pending_send_bytes{peer_id="${A}",chain_id="test-chain"}`)).toBe(3);
+    expect(value(text, `cometbft_p2p_peer_send_queue_bytes{peer_id="${A}",chID="0x40",chain_id="test-chain"}`)).toBe(4096);
+    expect(value(text, `cometbft_p2p_peer_send_queue_bytes{peer_id="${A}",chID="0x0",chain_id="test-chain"}`)).toBe(0);
     expect(value(text, `cometbft_p2p_peer_receive_queue_bytes{peer_id="${A}",chain_id="test-chain"}`)).toBe(300);
     expect(value(text, `cometbft_p2p_peer_receive_queue_messages{peer_id="${A}",chain_id="test-chain"}`)).toBe(3);
     expect(value(text, `cometbft_p2p_peer_receive_paused{peer_id="${A}",chain_id="test-chain"}`)).toBe(1);

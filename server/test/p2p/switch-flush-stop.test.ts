@@ -62,7 +62,8 @@ describe("Switch.flushStopPeer", () => {
 
   it("gives up after flushStopTimeoutMs when the remote does not read, and still removes the peer", async () => {
     const flushStopTimeoutMs = 300;
-    const a = await node({ mconn: { flushThrottleMs: 2, sendRateBytesPerSecond: 0, flushStopTimeoutMs } });
+    // A send queue deep enough in bytes for the 40 MiB below (the default bounds are 16 MiB per channel).
+    const a = await node({ mconn: { flushThrottleMs: 2, sendRateBytesPerSecond: 0, flushStopTimeoutMs, sendQueueMaxBytesPerChannel: 64 * 1024 * 1024, sendQueueMaxBytes: 64 * 1024 * 1024 } });
     // b's reactor never finishes a receive and its inbound queue is small: b soon stops reading the socket.
     const b = await node({ inboundQueueMaxBytes: 64 * 1024, mconn: { flushThrottleMs: 2, recvRateBytesPerSecond: 0 } });
     let release = (): void => {};

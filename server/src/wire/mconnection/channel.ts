@@ -4,6 +4,7 @@
  * reassembly buffer, and its counters.
  */
 import type { FilledChannelDescriptor } from "./channel-descriptor.js";
+import { DEFAULT_SEND_QUEUE_MAX_BYTES, DEFAULT_SEND_QUEUE_MAX_BYTES_PER_CHANNEL } from "./defaults.js";
 import { MessageOverCapacityError } from "./errors.js";
 
 /** A `send` call waiting for room in the queue. */
@@ -11,6 +12,15 @@ export interface SendWaiter {
   readonly message: Uint8Array;
   /** Called once: true when the message was queued, false when it never will be. */
   settle(queued: boolean): void;
+}
+
+/**
+ * The bytes every channel of one connection has queued for sending, against
+ * the connection's bound (`sendQueueMaxBytes`), shared by its channels.
+ */
+export class SendBudget {
+  used = 0;
+  constructor(readonly max: number) {}
 }
 
 /**
@@ -26,6 +36,10 @@ export class Channel {
   /** `priority` as a float32, the way the scheduler divides by it. */
   readonly priorityF32: number;
   readonly capacity: number;
+  /** Bound on `queuedBytes` (a message goes into an empty queue whatever its size). */
+  readonly maxQueueBytes: number;
+  /** Bytes of the messages accepted and not completely split into packets: the queue and the one being sent. */
+  queuedBytes = 0;
 
   // Send queue: a ring of at most `capacity` slots, grown on demand.
   private ring: (Uint8Array | undefined)[];
@@ -54,7 +68,12 @@ export class Channel {
   private readonly recvBufferCapacity: number;
   private readonly recvMessageCapacity: number;
 
-  constructor(desc: FilledChannelDescriptor) {
+  constructor(
+    desc: FilledChannelDescriptor,
+    maxQueueBytes: number = DEFAULT_SEND_QUEUE_MAX_BYTES_PER_CHANNEL,
+    private readonly budget: SendBudget = new SendBudget(DEFAULT_SEND_QUEUE_MAX_BYTES),
+  ) {
+    this.maxQueueBytes = maxQueueBytes;
     this.id = desc.id;
     this.priority = desc.priority;
     this.priorityF32 = Math.fround(desc.priority);
@@ -74,15 +93,30 @@ export class Channel {
     return this.size + (this.sending === null ? 0 : 1);
   }
 
-  hasRoom(): boolean {
-    return this.size < this.capacity;
+  /**
+   * True if a message of `bytes` may be queued now: the queue has a free
+   * slot, and the message fits the channel's byte bound and the
+   * connection's, unless nothing is queued on the channel (a message larger
+   * than the bounds then goes alone, so that none waits forever).
+   */
+  hasRoom(bytes: number): boolean {
+    if (this.size >= this.capacity) return false;
+    if (this.queuedBytes === 0) return true;
+    return this.queuedBytes + bytes <= this.maxQueueBytes && this.budget.used + bytes <= this.budget.max;
   }
 
-  /** Queues `message`; the caller checked `hasRoom()`. */
+  /** True if a message of `bytes` may be queued now without passing a waiting one. */
+  canQueue(bytes: number): boolean {
+    return this.waiters.length === 0 && this.hasRoom(bytes);
+  }
+
+  /** Queues `message`; the caller checked `hasRoom`. */
   enqueue(message: Uint8Array): void {
     if (this.size === this.ring.length) this.growRing();
     this.ring[(this.head + this.size) % this.ring.length] = message;
     this.size++;
+    this.queuedBytes += message.length;
+    this.budget.used += message.length;
   }
 
   /** Doubles the ring (up to `capacity`), moving the queued messages to its start. */
@@ -124,6 +158,9 @@ export class Channel {
       this.sending = null;
       this.sendingOffset = 0;
       this.messagesSent++;
+      this.queuedBytes -= message.length;
+      this.budget.used -= message.length;
+      this.admitWaiters();
       return { data, eof: true };
     }
     const data = message.subarray(this.sendingOffset, this.sendingOffset + maxPayloadBytes);
@@ -185,6 +222,8 @@ export class Channel {
     for (const waiter of this.waiters.splice(0)) waiter.settle(false);
     this.ring.fill(undefined);
     this.size = 0;
+    this.budget.used -= this.queuedBytes;
+    this.queuedBytes = 0;
     this.sending = null;
     this.recving = null;
     this.recvLength = 0;
@@ -195,10 +234,12 @@ export class Channel {
     for (const waiter of this.waiters.splice(0)) waiter.settle(false);
   }
 
-  private admitWaiters(): void {
-    while (this.size < this.capacity) {
-      const waiter = this.waiters.shift();
-      if (waiter === undefined) return;
+  /** Queues waiting messages, oldest first, while they fit (the first that does not holds the rest back). */
+  admitWaiters(): void {
+    for (;;) {
+      const waiter = this.waiters[0];
+      if (waiter === undefined || !this.hasRoom(waiter.message.length)) return;
+      this.waiters.shift();
       this.enqueue(waiter.message);
       waiter.settle(true);
     }

@@ -35,6 +35,17 @@ export const DEFAULT_FLOW_WINDOW_MS = 1_000;
 /** Bound on `flushStop` (Go blocks forever on a peer that stops reading; we do not). */
 export const DEFAULT_FLUSH_STOP_TIMEOUT_MS = 10_000;
 
+/**
+ * Bytes one channel of one connection may hold queued for sending (CometBFT
+ * bounds its queues in messages only, so a reactor could queue capacity ×
+ * the largest message). 16 MiB is about three seconds at the default send
+ * rate, and holds a full queue of consensus block parts (100 × 64 KiB) twice;
+ * a larger message still goes when the channel has nothing queued.
+ */
+export const DEFAULT_SEND_QUEUE_MAX_BYTES_PER_CHANNEL = 16 * 1024 * 1024;
+/** Bytes all channels of one connection may hold queued for sending: two channels' worth. */
+export const DEFAULT_SEND_QUEUE_MAX_BYTES = 32 * 1024 * 1024;
+
 /** Messages a channel queues for sending (`defaultSendQueueCapacity`). */
 export const DEFAULT_SEND_QUEUE_CAPACITY = 1;
 /** Initial size of a channel's reassembly buffer (`defaultRecvBufferCapacity`). */
@@ -62,6 +73,10 @@ export interface MConnectionConfig {
   readonly writeBufferBytes: number;
   /** Longest time `flushStop` waits for queued data to leave before it closes anyway. @default 10000 */
   readonly flushStopTimeoutMs: number;
+  /** Bytes one channel may hold queued for sending; `send` waits and `trySend` fails beyond it. @default 16777216 */
+  readonly sendQueueMaxBytesPerChannel: number;
+  /** Bytes all channels together may hold queued for sending. @default 33554432 */
+  readonly sendQueueMaxBytes: number;
 }
 
 export const DEFAULT_MCONNECTION_CONFIG: MConnectionConfig = Object.freeze({
@@ -74,6 +89,8 @@ export const DEFAULT_MCONNECTION_CONFIG: MConnectionConfig = Object.freeze({
   sendTimeoutMs: DEFAULT_SEND_TIMEOUT_MS,
   writeBufferBytes: DEFAULT_WRITE_BUFFER_BYTES,
   flushStopTimeoutMs: DEFAULT_FLUSH_STOP_TIMEOUT_MS,
+  sendQueueMaxBytesPerChannel: DEFAULT_SEND_QUEUE_MAX_BYTES_PER_CHANNEL,
+  sendQueueMaxBytes: DEFAULT_SEND_QUEUE_MAX_BYTES,
 });
 
 /** Largest payload we accept configuring; far above anything a Go peer accepts. */
@@ -96,6 +113,8 @@ export function resolveMConnectionConfig(config: Partial<MConnectionConfig> = {}
   requireInteger("sendTimeoutMs", c.sendTimeoutMs, 0, MAX_TIMER_MS);
   requireInteger("writeBufferBytes", c.writeBufferBytes, 1, 1 << 30);
   requireInteger("flushStopTimeoutMs", c.flushStopTimeoutMs, 0, MAX_TIMER_MS);
+  requireInteger("sendQueueMaxBytesPerChannel", c.sendQueueMaxBytesPerChannel, 1, Number.MAX_SAFE_INTEGER);
+  requireInteger("sendQueueMaxBytes", c.sendQueueMaxBytes, 1, Number.MAX_SAFE_INTEGER);
   if (c.pongTimeoutMs >= c.pingIntervalMs) {
     // Otherwise the next ping would find the previous pong deadline still armed.
     throw new InvalidConfigError("pongTimeoutMs", `must be less than pingIntervalMs (${c.pingIntervalMs}), got ${c.pongTimeoutMs}`);

@@ -28,7 +28,7 @@ import type { Duplex } from "node:stream";
 import type { ChannelDescriptor } from "./channel-descriptor.js";
 import { fillChannelList } from "./channel-descriptor.js";
 import type { SendWaiter } from "./channel.js";
-import { Channel } from "./channel.js";
+import { Channel, SendBudget } from "./channel.js";
 import type { Clock, ClockTimer } from "./clock.js";
 import { systemClock } from "./clock.js";
 import type { MConnectionConfig } from "./defaults.js";
@@ -93,6 +93,8 @@ export interface ChannelStatus {
   readonly sendQueueCapacity: number;
   /** Messages queued or being split, as CometBFT counts it. */
   readonly sendQueueSize: number;
+  /** Bytes of those messages (bounded by `sendQueueMaxBytesPerChannel`). */
+  readonly sendQueueBytes: number;
   /** `send` calls waiting for room. */
   readonly sendWaiters: number;
   readonly recentlySent: number;
@@ -200,7 +202,8 @@ export class MConnection {
     this.conn = conn;
     this.handlers = handlers;
     this.clock = options.clock ?? systemClock;
-    this.channels = fillChannelList(channels).map((desc) => new Channel(desc));
+    const budget = new SendBudget(this.config.sendQueueMaxBytes);
+    this.channels = fillChannelList(channels).map((desc) => new Channel(desc, this.config.sendQueueMaxBytesPerChannel, budget));
     this.channelById = new Array<Channel | undefined>(Math.max(0, ...this.channels.map((c) => c.id + 1)));
     for (const channel of this.channels) this.channelById[channel.id] = channel;
     this.maxPacketMsgSize = maxPacketMsgSize(this.config.maxPacketMsgPayloadBytes);
@@ -312,7 +315,7 @@ export class MConnection {
     if (channel === undefined) return Promise.resolve(false);
     const signal = options.signal;
     if (signal?.aborted === true) return Promise.reject(abortReason(signal));
-    if (channel.hasRoom()) {
+    if (channel.canQueue(message.length)) {
       channel.enqueue(message);
       this.wake();
       return Promise.resolve(true);
@@ -352,7 +355,7 @@ export class MConnection {
   /** Queues `message` if the channel has room now; never waits. */
   trySend(channelId: number, message: Uint8Array): boolean {
     const channel = this.sendableChannel(channelId);
-    if (channel === undefined || !channel.hasRoom()) return false;
+    if (channel === undefined || !channel.canQueue(message.length)) return false;
     channel.enqueue(message);
     this.wake();
     return true;
@@ -365,7 +368,7 @@ export class MConnection {
    */
   canSend(channelId: number): boolean {
     const channel = this.sendableChannel(channelId);
-    return channel !== undefined && channel.hasRoom();
+    return channel !== undefined && channel.canQueue(0);
   }
 
   /**
@@ -412,6 +415,7 @@ export class MConnection {
         priority: ch.priority,
         sendQueueCapacity: ch.capacity,
         sendQueueSize: ch.sendQueueSize,
+        sendQueueBytes: ch.queuedBytes,
         sendWaiters: ch.waiters.length,
         recentlySent: ch.recentlySent,
         bytesSent: ch.bytesSent,
@@ -480,6 +484,8 @@ export class MConnection {
         break;
       }
       const { data, eof } = channel.nextPayload(maxPayload);
+      // A finished message frees bytes of the connection's bound: other channels' waiters may fit now.
+      if (eof) for (const other of this.channels) if (other !== channel && other.waiters.length > 0) other.admitWaiters();
       const size = packetMsgWireSize(channel.id, eof, data.length);
       const at = this.reserve(size);
       writePacketMsg(this.out, at, channel.id, eof, data);

@@ -55,7 +55,7 @@ describe("ChannelDescriptor", () => {
 });
 
 describe("MConnectionConfig", () => {
-  it("has CometBFT's effective defaults", () => {
+  it("has CometBFT's effective defaults, and byte bounds on the send queues that CometBFT does not have", () => {
     expect(resolveMConnectionConfig()).toEqual({
       sendRateBytesPerSecond: 5_120_000,
       recvRateBytesPerSecond: 5_120_000,
@@ -66,6 +66,8 @@ describe("MConnectionConfig", () => {
       sendTimeoutMs: 10_000,
       writeBufferBytes: 65_536,
       flushStopTimeoutMs: 10_000,
+      sendQueueMaxBytesPerChannel: 16 * 1024 * 1024,
+      sendQueueMaxBytes: 32 * 1024 * 1024,
     });
     expect(Object.isFrozen(DEFAULT_MCONNECTION_CONFIG)).toBe(true);
   });

@@ -287,6 +287,57 @@ describe("MConnection send queue", () => {
     expect(Buffer.concat(data.slice(0, 977).map((p) => p.data)).equals(Buffer.from(big))).toBe(true);
   });
 
+  it("bounds each channel's queue and the connection's in bytes: trySend fails, send waits in order, and room returns as messages leave", async () => {
+    const clock = new FakeClock();
+    const [connA, connB] = createDuplexPair();
+    const a = createSide(
+      connA,
+      [{ id: 1, priority: 1, sendQueueCapacity: 100 }, { id: 2, priority: 1, sendQueueCapacity: 100 }],
+      { sendRateBytesPerSecond: 0, sendQueueMaxBytesPerChannel: 3 * MiB, sendQueueMaxBytes: 4 * MiB },
+      { clock },
+    );
+    const raw = new RawPeer(connB, false); // does not read: what is queued stays queued
+    track(a);
+    a.mconn.start();
+    const bytesOf = (id: number): number => a.mconn.status().channels.find((c) => c.id === id)!.sendQueueBytes;
+    // A message larger than the channel's bound goes into an empty queue...
+    expect(a.mconn.trySend(1, pattern(5 * MiB, 1))).toBe(true);
+    await waitFor(() => a.mconn.status().sendMonitor.bytes > 0, "the sender to start");
+    // ...and nothing more fits beside it, on its channel or (over the connection's bound) on another one's non-empty queue.
+    expect(a.mconn.trySend(1, pattern(10, 2))).toBe(false);
+    expect(a.mconn.trySend(2, pattern(MiB, 3))).toBe(true); // an empty queue takes one message
+    expect(a.mconn.trySend(2, pattern(10, 4))).toBe(false);
+    expect(bytesOf(1)).toBe(5 * MiB);
+    expect(bytesOf(2)).toBe(MiB);
+    // send waits; a later trySend does not pass it, even one that would fit.
+    const waiting = a.mconn.send(1, pattern(2 * MiB, 5), { timeoutMs: 60_000 });
+    expect(a.mconn.status().channels[0]!.sendWaiters).toBe(1);
+    expect(a.mconn.canSend(1)).toBe(false);
+
+    // Once the remote reads, the messages leave, the waiter is queued, and the bytes are given back.
+    raw.startReading();
+    for (let i = 0; i < 400 && raw.count("msg") < 5 * 1024 + 1024 + 2 * 1024; i++) {
+      clock.advance(100);
+      await ticks(20);
+    }
+    expect(await waiting).toBe(true);
+    await waitFor(() => bytesOf(1) === 0 && bytesOf(2) === 0, "the queues to empty");
+    const data = raw.packets.flatMap((p) => (p.kind === "msg" && p.channelId === 1 ? [p] : []));
+    expect(data.filter((p) => p.eof)).toHaveLength(2);
+  });
+
+  it("takes one of 20 trySends of 21 MiB to a peer that does not read, not 20 (the message bound alone took all)", () => {
+    const [connA, connB] = createDuplexPair();
+    const a = createSide(connA, [{ id: 1, priority: 1, sendQueueCapacity: 20, recvMessageCapacity: 22 * MiB }], { sendRateBytesPerSecond: 0 });
+    new RawPeer(connB, false);
+    track(a);
+    a.mconn.start();
+    // 20 Sends of 21 MiB to a peer that does not read: the first is queued, the rest do not fit the 16 MiB default.
+    const accepted = Array.from({ length: 20 }, (_, i) => a.mconn.trySend(1, new Uint8Array(21 * MiB).fill(i))).filter(Boolean).length;
+    expect(accepted).toBe(1);
+    expect(a.mconn.status().channels[0]!.sendQueueBytes).toBe(21 * MiB);
+  });
+
   it("send rejects when its signal aborts", async () => {
     const [connA] = createDuplexPair();
     const a = createSide(connA, [{ id: 1, priority: 1 }]);
