@@ -329,6 +329,8 @@ class CommitLog {
   heightOf = new Int32Array(1 << 16);
   /** Height → txs of ours committed for the first time, and again. */
   readonly fresh = new Map<number, number>();
+  /** Height → the proposer's address (hex), for the latency breakdown. */
+  readonly proposer = new Map<number, string>();
   readonly repeated = new Map<number, number>();
   private scanned: number;
 
@@ -346,7 +348,8 @@ class CommitLog {
 
   async scanTo(height: number): Promise<void> {
     for (let h = this.scanned + 1; h <= height; h++) {
-      const block = await rpcCall<{ block: { data: { txs: string[] | null } } }>(this.v.rpcPort, "block", { height: h });
+      const block = await rpcCall<{ block: { header: { proposer_address: string }; data: { txs: string[] | null } } }>(this.v.rpcPort, "block", { height: h });
+      this.proposer.set(h, block.block.header.proposer_address);
       let fresh = 0;
       let again = 0;
       for (const tx of block.block.data.txs ?? []) {
@@ -421,6 +424,16 @@ function byRole(spent: Record<string, number> | null, per: number): Record<strin
   for (const [name, us] of Object.entries(spent)) {
     const r = name === "load generator" ? name : role(name);
     out[r] = (out[r] ?? 0) + us / per;
+  }
+  return out;
+}
+
+/** Each validator's kind by its validator address (hex, as in a block header's proposer_address). */
+async function proposerKinds(net: Network): Promise<Map<string, ValidatorKind>> {
+  const out = new Map<string, ValidatorKind>();
+  for (const v of net.validators) {
+    const st = await rpcCall<{ validator_info: { address: string } }>(v.rpcPort, "status");
+    out.set(st.validator_info.address, v.kind);
   }
   return out;
 }
@@ -512,6 +525,11 @@ export async function consensusNetwork(
     for (let i = 0; i < net.validators.length; i++) await w.until(i, lastHeight, 30_000, alive).catch(() => undefined);
     const lat: number[] = [];
     const latByKind: Partial<Record<ValidatorKind, number[]>> = {};
+    // The breakdown: latency by the kind of the including block's proposer, and how many blocks the entry
+    // validator announced between a tx's sending and its block (0: the tx made the next block).
+    const proposerKind = await proposerKinds(net);
+    const latByProposer: Partial<Record<ValidatorKind, number[]>> = {};
+    const blocksMissed: number[] = [0, 0, 0];
     let lost = 0;
     for (let k = 0; k < measured; k++) {
       const seq = firstMeasured + k;
@@ -525,6 +543,15 @@ export async function consensusNetwork(
       const ms = at - s.sentAt[seq]!;
       lat.push(ms);
       (latByKind[net.validators[node]!.kind] ??= []).push(ms);
+      const pk = proposerKind.get(commits.proposer.get(height) ?? "");
+      if (pk !== undefined) (latByProposer[pk] ??= []).push(ms);
+      let missed = 0;
+      for (let h = height - 1; h > 0; h--) {
+        const t = w.arrivals[node]!.get(h);
+        if (t === undefined || t <= s.sentAt[seq]!) break;
+        missed++;
+      }
+      blocksMissed[Math.min(missed, 2)]!++;
     }
     const sorted = Float64Array.from(lat).sort();
     const latencyP50Ms = percentile(sorted, 0.5);
@@ -534,6 +561,12 @@ export async function consensusNetwork(
     log(
       `${label}: commit latency at ${p.latencyRate} tx/s p50 ${latencyP50Ms.toFixed(1)} ms, p99 ${latencyP99Ms.toFixed(1)} ms ` +
         `(${lat.length} txs, ${lost} lost, ${s.rejected} rejected${s.firstError === null ? "" : `: ${s.firstError}`})`,
+    );
+    const p50Of = (xs: number[] | undefined): string => (xs === undefined ? "-" : percentile(Float64Array.from(xs).sort(), 0.5).toFixed(0));
+    log(
+      `${label}: latency p50 by entry validator plain/hosted ${p50Of(latByKind.plain)}/${p50Of(latByKind.hosted)} ms, ` +
+        `by the block's proposer plain/hosted ${p50Of(latByProposer.plain)}/${p50Of(latByProposer.hosted)} ms; ` +
+        `txs in the next block, the one after, later: ${blocksMissed.map((n) => `${((100 * n) / Math.max(1, lat.length)).toFixed(0)} %`).join(", ")}`,
     );
 
     // (c) the highest rate without a growing backlog.
