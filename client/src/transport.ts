@@ -8,7 +8,7 @@
  */
 import { type ChannelCredentials, type ChannelOptions, Metadata, type ServiceError, credentials as grpcCredentials, makeGenericClientConstructor } from "@grpc/grpc-js";
 import { Observable } from "rxjs";
-import { DEFAULT_FLOW_CONTROL_WINDOW_BYTES } from "./defaults.js";
+import { DEFAULT_FLOW_CONTROL_WINDOW_BYTES, DEFAULT_RECONNECT_INITIAL_DELAY_MS, DEFAULT_RECONNECT_MAX_DELAY_MS } from "./defaults.js";
 import { type AttachRequest, type AttachResponse, ReactorGatewayServiceClient, ReactorGatewayServiceService } from "./gen/switchboard/gateway/v1/gateway.js";
 import { encodeAttachRequest } from "./internal/encode.js";
 import { Outbox, limitsFromRegistered } from "./internal/outbox.js";
@@ -80,8 +80,8 @@ export function createGrpcAttachTransport(target: string, options: GrpcConnectio
     "grpc.max_receive_message_length": -1,
     "grpc.max_send_message_length": -1,
     // The SDK's own backoff decides when to retry; keep the channel's from adding seconds to it.
-    "grpc.initial_reconnect_backoff_ms": Math.max(1, options.reconnectDelayMs ?? 100),
-    "grpc.max_reconnect_backoff_ms": Math.max(1, options.maxReconnectDelayMs ?? 5_000),
+    "grpc.initial_reconnect_backoff_ms": Math.max(1, options.reconnectDelayMs ?? DEFAULT_RECONNECT_INITIAL_DELAY_MS),
+    "grpc.max_reconnect_backoff_ms": Math.max(1, options.maxReconnectDelayMs ?? DEFAULT_RECONNECT_MAX_DELAY_MS),
     // The HTTP/2 receive window (per stream and per connection): grpc-js's default of 64 KiB would hold the node's events back long before credit does.
     "grpc-node.flow_control_window": DEFAULT_FLOW_CONTROL_WINDOW_BYTES,
     ...options.channelOptions,

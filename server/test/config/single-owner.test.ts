@@ -19,6 +19,8 @@ import { describe, expect, it } from "vitest";
 import { type Definition, scanSource, scanSources, subjectOf } from "../support/default-definitions.js";
 
 const SRC = join(import.meta.dirname, "../../src");
+/** The TypeScript SDK: its own defaults (client/src/defaults.ts), held to rules 1 and 3 as well. */
+const CLIENT_SRC = join(import.meta.dirname, "../../../client/src");
 
 /**
  * Equal values in config/defaults.ts and a lower layer that are different
@@ -56,6 +58,7 @@ function restatedInConfig(definitions: readonly Definition[]): Array<{ config: D
 }
 
 const scanned = scanSources(SRC);
+const scannedClient = scanSources(CLIENT_SRC);
 
 describe("every default has one owner", () => {
   it("finds the definitions it is meant to find (the scan itself works)", () => {
@@ -81,6 +84,12 @@ describe("every default has one owner", () => {
     const found = restatedInConfig(scanned.definitions);
     const stale = CONFIG_COINCIDENCES.filter((x) => !found.some(({ config, lower }) => x.config === config.name && x.lower === `${lower.file}:${lower.name}`));
     expect(stale, "CONFIG_COINCIDENCES entries that no longer occur").toEqual([]);
+  });
+
+  it("the TypeScript SDK defines no subject twice and has no inline default", () => {
+    expect(scannedClient.definitions.map((d) => d.name)).toContain("DEFAULT_RECONNECT_INITIAL_DELAY_MS");
+    expect(sameSubject(scannedClient.definitions).map((g) => g.map(where).join(", "))).toEqual([]);
+    expect(scannedClient.inlineDefaults.map((i) => `client/src/${i.file}:${i.line} ${i.text}`)).toEqual([]);
   });
 
   it("has no inline numeric default (x ?? 40)", () => {
