@@ -244,7 +244,10 @@ describe("on the wire", () => {
     const peer = { id: "p", connectionId: "c" };
     const refused = reactor.setPeerData(peer, "big", new Uint8Array(600));
     await expect(refused).rejects.toBeInstanceOf(CommandError);
-    await expect(refused).rejects.toThrow(/over 512 bytes encoded/);
+    await expect(refused).rejects.toThrow(/\(INVALID_FIELD\): the command is over 512 bytes encoded/);
+    // 2 MiB fit the fallback's 110 MiB message, not this node's 1 MiB.
+    const tooBig = reactor.trySend(peer, CH, new Uint8Array(2 << 20));
+    await expect(tooBig).rejects.toThrow(/\(MESSAGE_TOO_LARGE\): the command is over 1048576 bytes encoded/);
     await new Promise((r) => setTimeout(r, 20));
     expect(wire.commands()).toHaveLength(10);
   });

@@ -683,7 +683,7 @@ export class Engine {
     const over = commandOverLimit({ requestId: 0n, kind }, this.limits);
     if (over !== null) {
       // The node would end the stream for it: refuse it here, as the node refuses a command it can read.
-      return Promise.reject(new CommandError(label, Status.INVALID_ARGUMENT, "INVALID_FIELD", over));
+      return Promise.reject(new CommandError(label, Status.INVALID_ARGUMENT, over.reason, over.message));
     }
     return new Promise<CommandOutcome>((resolve, reject) => {
       this.waiting.push({ kind, label, bytes: commandPayloadBytes(kind), resolve, reject });
@@ -699,7 +699,7 @@ export class Engine {
       // Checked again against the limits of the node it goes to: it may have waited for this Registered.
       const over = commandOverLimit({ requestId: 0n, kind: c.kind }, this.limits);
       if (over !== null) {
-        c.reject(new CommandError(c.label, Status.INVALID_ARGUMENT, "INVALID_FIELD", over));
+        c.reject(new CommandError(c.label, Status.INVALID_ARGUMENT, over.reason, over.message));
         continue;
       }
       const requestId = this.nextRequestId++;

@@ -87,12 +87,14 @@ export function commandWireBytes(c: Command): number {
  * with, or null: a command without a payload over `max_control_request_bytes`,
  * any command over `max_message_bytes`.
  */
-export function commandOverLimit(c: Command, limits: ProtocolLimits): string | null {
+export function commandOverLimit(c: Command, limits: ProtocolLimits): { readonly reason: "INVALID_FIELD" | "MESSAGE_TOO_LARGE"; readonly message: string } | null {
   const bytes = commandWireBytes(c) + REQUEST_OVERHEAD_BYTES;
-  if (!isPayloadCommand(c) && bytes > limits.maxControlRequestBytes) {
-    return `the command is over ${limits.maxControlRequestBytes} bytes encoded, the most the node reads for a command that is not send, try_send or broadcast`;
+  if (bytes > limits.maxMessageBytes) {
+    return { reason: "MESSAGE_TOO_LARGE", message: `the command is over ${limits.maxMessageBytes} bytes encoded, the largest message the node receives (its grpc.max_message_bytes); it was not sent` };
   }
-  if (bytes > limits.maxMessageBytes) return `the command is over ${limits.maxMessageBytes} bytes encoded, the largest message the node receives (its grpc.max_message_bytes)`;
+  if (!isPayloadCommand(c) && bytes > limits.maxControlRequestBytes) {
+    return { reason: "INVALID_FIELD", message: `the command is over ${limits.maxControlRequestBytes} bytes encoded, the most the node reads for a command that is not send, try_send or broadcast` };
+  }
   return null;
 }
 
