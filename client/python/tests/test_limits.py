@@ -11,6 +11,7 @@ import pytest
 from switchboard_reactor import ChannelDescriptor, CommandError, ErrorReason, Reactor, ReconnectPolicy
 from switchboard_reactor._outbox import FALLBACK_LIMITS, Outbox, limits_from
 from switchboard_reactor.pb import gateway_pb2 as pb
+from switchboard_reactor.transport import StreamStatus
 
 from .support.fake_node import FakeNode
 
@@ -74,5 +75,25 @@ async def test_a_node_sending_smaller_limits_is_obeyed() -> None:
         assert big.value.reason == ErrorReason.MESSAGE_TOO_LARGE
         assert len(node.commands) == 10
         assert len(node.attachments) == 1  # the stream lived on
+    finally:
+        await r.close()
+
+
+async def test_a_command_that_waited_for_a_re_attachment_keeps_to_the_new_nodes_limits() -> None:
+    node = FakeNode(on_command=answer)  # tells no limits: the fallback's 64 KiB for a command without a payload
+    slow = ReconnectPolicy(initial_backoff_s=0.05, max_backoff_s=0.05, jitter=0.0, max_attempts=50, connect_timeout_s=5.0)
+    r = await Reactor.attach("fake:0", "app", CHANNELS, transport=node.transport, reconnect=slow)
+    try:
+        node.limits = pb.Limits(max_control_request_bytes=512)
+        node.refusals.append(StreamStatus(grpc.StatusCode.UNAVAILABLE, "restarting"))  # the first re-attach fails: time to issue
+        node.break_stream()
+        await node.wait_for(lambda: r.state != "attached")
+        # Issued while the reactor re-attaches: 600 bytes pass the old limits, not the new node's.
+        with pytest.raises(CommandError) as refused:
+            await r.set_peer_data(P1, "k", bytes(600))
+        assert refused.value.reason == ErrorReason.INVALID_FIELD
+        assert "512" in refused.value.message
+        assert r.state == "attached"
+        assert node.commands == []
     finally:
         await r.close()

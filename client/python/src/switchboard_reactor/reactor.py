@@ -675,12 +675,16 @@ class Reactor(Commands):
     async def _command(self, what: str, expect: str, **kind: Any) -> pb.CommandResult:
         command = pb.Command(**kind)
         # A command the node would end the stream for (too large) fails here, and is never sent.
-        refused = refusal(command, self._limits)
+        limits = self._limits
+        refused = refusal(command, limits)
         if refused is not None:
             raise refused
         # The slot is held from queueing until the result: it bounds the writer's queue too.
         async with self._slots:
             writer = await self._wait_attached()
+            # It may have waited for a (re)attachment: checked again against that node's limits.
+            if self._limits is not limits and (refused := refusal(command, self._limits)) is not None:
+                raise refused
             rid = self._next_request_id
             self._next_request_id += 1
             command.request_id = rid
