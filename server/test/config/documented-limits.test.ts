@@ -10,8 +10,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { MAX_INFLIGHT_COMMANDS_PER_STREAM } from "../../src/gateway/attach-stream.js";
+import { MAX_PEER_DATA_KEY_LENGTH, MAX_PEER_DATA_VALUE_BYTES } from "../../src/gateway/commands.js";
 import * as GW from "../../src/gateway/defaults.js";
+import { MAX_REMOTE_RECV_BUFFER_BYTES, MAX_REMOTE_SEND_QUEUE_CAPACITY } from "../../src/gateway/registration.js";
 import { DEFAULT_REMOTE_REACTOR_LIMITS, RECENTLY_REMOVED_MAX } from "../../src/gateway/remote-reactor.js";
+import { MAX_BATCH_COMMANDS, MAX_CONTROL_MESSAGE_BYTES } from "../../src/gateway/request-screen.js";
 import { MAX_RESULT_BATCH_BYTES, MAX_RESULT_BATCH_RESULTS } from "../../src/gateway/results.js";
 import * as P2P from "../../src/p2p/defaults.js";
 import { DEFAULT_INBOUND_QUEUE_MAX_BYTES, DEFAULT_INBOUND_QUEUE_MAX_MESSAGES, DEFAULT_PEER_DATA_MAX_KEYS } from "../../src/p2p/peer.js";
@@ -68,6 +72,8 @@ const ROWS: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ["Wire", "packet body", [`\`max_packet_msg_payload_size\` ${MCONN.DEFAULT_MAX_PACKET_MSG_PAYLOAD_BYTES}`]],
   ["Wire", "message per channel", [`default ${MCONN.DEFAULT_RECV_MESSAGE_CAPACITY_BYTES}`]],
   ["Wire", "send queue per channel", [`default ${MCONN.DEFAULT_SEND_QUEUE_CAPACITY}`]],
+  ["Wire", "send queue bytes per channel", [bytes(MCONN.DEFAULT_SEND_QUEUE_MAX_BYTES_PER_CHANNEL)]],
+  ["Wire", "send queue bytes per connection", [bytes(MCONN.DEFAULT_SEND_QUEUE_MAX_BYTES)]],
   ["Wire", "write buffer", [bytes(MCONN.DEFAULT_WRITE_BUFFER_BYTES)]],
   ["Wire", "flush throttle", [duration(MCONN.DEFAULT_FLUSH_THROTTLE_MS)]],
   ["Wire", "send/recv rate", [`${MCONN.DEFAULT_SEND_RATE_BYTES_PER_SECOND} B/s each`]],
@@ -88,6 +94,19 @@ const ROWS: ReadonlyArray<readonly [string, string, readonly string[]]> = [
   ["Reactor gateway", "remote reactor event queue", [`${GW.DEFAULT_EVENT_QUEUE_MAX_MESSAGES} messages and ${bytes(GW.DEFAULT_EVENT_QUEUE_MAX_BYTES)}`]],
   ["Reactor gateway", "resume window", [duration(GW.DEFAULT_RESUME_WINDOW_MS)]],
   ["Reactor gateway", "gRPC message", [bytes(GW.DEFAULT_MAX_MESSAGE_BYTES)]],
+  ["Reactor gateway", "AttachRequest before decoding", [`${bytes(MAX_CONTROL_MESSAGE_BYTES)} (\`MAX_CONTROL_MESSAGE_BYTES\`)`]],
+  ["Reactor gateway", "commands per RequestBatch", [`${MAX_BATCH_COMMANDS} (\`MAX_BATCH_COMMANDS\``]],
+  ["Reactor gateway", "commands in progress per stream", [`${MAX_INFLIGHT_COMMANDS_PER_STREAM} (\`MAX_INFLIGHT_COMMANDS_PER_STREAM\`)`]],
+  [
+    "Reactor gateway",
+    "channel descriptor of a remote reactor",
+    [`recv_buffer_capacity ≤ ${bytes(MAX_REMOTE_RECV_BUFFER_BYTES)}`, `send_queue_capacity ≤ ${MAX_REMOTE_SEND_QUEUE_CAPACITY}`],
+  ],
+  [
+    "Reactor gateway",
+    "per-peer store values from remote reactors",
+    [`keys ≤ ${MAX_PEER_DATA_KEY_LENGTH} characters`, `values ≤ ${bytes(MAX_PEER_DATA_VALUE_BYTES)}`, `${DEFAULT_PEER_DATA_MAX_KEYS} keys per peer`],
+  ],
   ["Reactor gateway", "lifecycle backlog per reactor", [`${DEFAULT_REMOTE_REACTOR_LIMITS.lifecycleBacklogMax} unacknowledged`]],
   ["Reactor gateway", "results per ResultBatch", [`${MAX_RESULT_BATCH_RESULTS} results`, `${bytes(MAX_RESULT_BATCH_BYTES)} of estimated result bytes`]],
   ["Reactor gateway", "removed connection IDs remembered", [`${RECENTLY_REMOVED_MAX} per reactor`]],
