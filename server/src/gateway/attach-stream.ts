@@ -36,13 +36,15 @@ import { toCommandError, toServiceError } from "./status-mapping.js";
 /** Commands in progress on one stream; beyond it a command is refused with RESOURCE_EXHAUSTED. */
 export const MAX_INFLIGHT_COMMANDS_PER_STREAM = 1024;
 /**
- * How long a refused Attach stream (missing or invalid credentials) waits for
- * the client's first request before the node ends it. The refusal goes out
- * once that request arrives: a client that writes Register at once then reads
- * the refusal, instead of racing its write against the end of the stream.
+ * How long an Attach call without valid credentials is held before the node
+ * refuses it. It is refused on its headers (GatewayAuth.interceptor): none of
+ * its requests is read; the wait only lets a client that writes Register at
+ * once finish that write (into HTTP/2 flow control) and then read the
+ * refusal, instead of racing its write against the end of the stream.
  * grpc-python's asyncio client loses that race about one time in two: the
  * failed write replaces the node's status with `INTERNAL: Internal error from
- * Core` (grpc/grpc#36066).
+ * Core` (grpc/grpc#36066). (An AttachStream built with a refused identity, in
+ * tests, answers on its first request or after this wait.)
  */
 export const ATTACH_REFUSAL_WAIT_MS = 1_000;
 

@@ -20,7 +20,7 @@ import type { Logger } from "pino";
 import { type AttachResponse, type Limits, NodeServiceService, ReactorGatewayServiceService } from "../gen/switchboard/gateway/v1/gateway.js";
 import { formatHostPort } from "../p2p/net-address.js";
 import type { SwitchControl } from "../p2p/switch-control.js";
-import { AttachStream, type AttachStreamObserver } from "./attach-stream.js";
+import { ATTACH_REFUSAL_WAIT_MS, AttachStream, type AttachStreamObserver } from "./attach-stream.js";
 import { DEFAULT_GRPC_LADDR, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_OVERFLOW_POLICY, DEFAULT_REGISTRATION_TIMEOUT_MS } from "./defaults.js";
 import { encodeAttachResponse } from "./encode.js";
 import { protocolLimits } from "./limits.js";
@@ -77,6 +77,9 @@ export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
 
 /** The gRPC service name of the gateway, for health checks. */
 export const GATEWAY_SERVICE_NAME = "switchboard.gateway.v1.ReactorGatewayService";
+const ATTACH_METHOD_PATH = `/${GATEWAY_SERVICE_NAME}/Attach`;
+/** Services anyone who reaches the gateway may call: health checks and reflection (schemas only). */
+const OPEN_METHOD_PREFIXES = ["/grpc.health.v1.", "/grpc.reflection."];
 
 /** Optional observations for metrics: the reactors' and the streams'. */
 export interface GatewayObserver extends RemoteReactorObserver, Omit<AttachStreamObserver, "requestRefused"> {}
@@ -134,6 +137,8 @@ export class Gateway {
       "grpc.max_send_message_length": config.maxMessageBytes,
       "grpc.keepalive_time_ms": 30_000,
       "grpc.keepalive_permit_without_calls": 1,
+      // Calls without valid credentials are refused on their headers, before any request is read.
+      interceptors: [this.auth.interceptor((path) => OPEN_METHOD_PREFIXES.some((p) => path.startsWith(p)), (path) => (path === ATTACH_METHOD_PATH ? ATTACH_REFUSAL_WAIT_MS : 0))],
     });
     // Commands are decoded by the Attach stream, not by grpc-js, so that a malformed one gets a precise status.
     // Responses are encoded by our encoder: the same bytes, each event's payload copied once (encode.ts).

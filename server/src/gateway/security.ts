@@ -19,7 +19,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { PeerCertificate } from "node:tls";
 import { isIP } from "node:net";
-import { type Metadata, status as GrpcStatus } from "@grpc/grpc-js";
+import { Metadata, type ServerInterceptor, ServerInterceptingCall, status as GrpcStatus } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { parse as parseToml } from "smol-toml";
 import { ErrorReason } from "../gen/switchboard/gateway/v1/gateway.js";
@@ -220,6 +220,48 @@ export class GatewayAuth {
       throw new GatewayError(GrpcStatus.UNAUTHENTICATED, ErrorReason.ERROR_REASON_UNSPECIFIED, "missing or invalid credentials (authorization: Bearer <token>, or a client certificate)");
     }
     return identity;
+  }
+
+  /**
+   * A server interceptor that refuses a call without valid credentials on
+   * its headers, before grpc-js reads any of its messages: a client without
+   * credentials cannot make the node buffer a request (up to
+   * `grpc.max_message_bytes`); what it may have sent waits in HTTP/2 flow
+   * control (one stream window, 64 KiB) until the refusal. `delayMs(path)`
+   * holds the refusal back for some methods (Attach: ATTACH_REFUSAL_WAIT_MS,
+   * so that a client that writes Register at once has written it before the
+   * stream ends). `open(path)` names methods anyone may call (health,
+   * reflection).
+   */
+  interceptor(open: (path: string) => boolean, delayMs: (path: string) => number): ServerInterceptor {
+    return (method, call) =>
+      new ServerInterceptingCall(call, {
+        start: (next) => {
+          next({
+            onReceiveMetadata: (metadata, forward) => {
+              if (this.credentials === null || open(method.path)) {
+                forward(metadata);
+                return;
+              }
+              try {
+                this.identify({ metadata, getAuthContext: () => call.getAuthContext(), getPeer: () => call.getPeer() });
+              } catch (err) {
+                const e = err as GatewayError;
+                const trailers = new Metadata();
+                trailers.set("switchboard-error-reason", ErrorReason[e.reason]);
+                const refuse = (): void => {
+                  call.sendStatus({ code: e.grpcCode, details: e.message, metadata: trailers });
+                };
+                const wait = delayMs(method.path);
+                if (wait > 0) setTimeout(refuse, wait).unref();
+                else refuse();
+                return;
+              }
+              forward(metadata);
+            },
+          });
+        },
+      });
   }
 
   /** Throws PERMISSION_DENIED unless `identity` holds the admin credential (or no credentials are configured). */

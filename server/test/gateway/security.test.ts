@@ -4,6 +4,7 @@
  * change nothing and are logged without the secret.
  */
 import { execFileSync } from "node:child_process";
+import { type ClientHttp2Stream, connect as connectHttp2 } from "node:http2";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -156,39 +157,65 @@ describe("credentials", () => {
     expect(text).not.toContain("not-the-token-at-all");
   });
 
-  it("answers a refused stream after the client's first request, or after ATTACH_REFUSAL_WAIT_MS without one", async () => {
+  it("refuses a call without credentials on its headers, reading none of its messages: Attach after ATTACH_REFUSAL_WAIT_MS, other methods at once", async () => {
     const { address } = await gateway({ tls: null, credentials: tokens });
+    const session = connectHttp2(`http://${address}`);
+    closers.push(() => {
+      session.destroy();
+      return Promise.resolve();
+    });
+    // A gRPC request of 8 MiB, which the node would have read whole (grpc.max_message_bytes is 110 MiB).
+    const BODY = 8 * 1024 * 1024;
+    const frame = Buffer.alloc(5 + BODY);
+    frame.writeUInt32BE(BODY, 1);
+    // What the stream ended with: a gRPC status, or (-1) a reset; and how much of the request the client still held.
+    type Ending = { code: number; atMs: number; unsent: number };
+    const call = (path: string): { stream: ClientHttp2Stream; ended: Promise<Ending> } => {
+      const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" });
+      const start = performance.now();
+      const ended = new Promise<Ending>((resolve) => {
+        const end = (code: number): void => resolve({ code, atMs: performance.now() - start, unsent: stream.bufferSize });
+        const onHeaders = (h: Record<string, unknown>): void => {
+          if (h["grpc-status"] !== undefined) end(Number(h["grpc-status"]));
+        };
+        stream.on("response", onHeaders);
+        stream.on("trailers", onHeaders);
+        stream.on("close", () => end(-1));
+      });
+      stream.on("error", () => undefined);
+      stream.resume(); // read the (trailers-only) answer
+      stream.write(frame);
+      return { stream, ended };
+    };
+    const attach = call("/switchboard.gateway.v1.ReactorGatewayService/Attach");
+    await new Promise((r) => setTimeout(r, 300));
+    // HTTP/2 flow control holds what the node did not read: all but a stream window is still with the client.
+    expect(attach.stream.bufferSize).toBeGreaterThan(BODY - 1024 * 1024);
+    const refused = await attach.ended;
+    expect(refused.code).toBe(GrpcStatus.UNAUTHENTICATED);
+    expect(refused.atMs).toBeGreaterThanOrEqual(ATTACH_REFUSAL_WAIT_MS - 20);
+    expect(refused.unsent).toBeGreaterThan(BODY - 1024 * 1024);
+
+    // A unary call is answered at once, on its headers (its half-sent request is then reset).
+    const unary = await call("/switchboard.gateway.v1.NodeService/ListPeers").ended;
+    expect(unary.atMs).toBeLessThan(ATTACH_REFUSAL_WAIT_MS);
+    expect(unary.unsent).toBeGreaterThan(BODY - 1024 * 1024);
+
+    // A client that writes Register at once reads the refusal (not a failed write).
     const client = new ReactorGatewayServiceClient(address, credentials.createInsecure());
     closers.push(() => {
       client.close();
       return Promise.resolve();
     });
-    const open = (): { call: ReturnType<typeof client.attach>; ended: Promise<{ status: ServiceError; atMs: number }> } => {
-      const md = new Metadata();
-      md.set("authorization", "Bearer not-the-token-at-all");
-      const call = client.attach(md);
-      const start = performance.now();
-      const ended = new Promise<{ status: ServiceError; atMs: number }>((resolve) => {
-        call.on("error", (status: ServiceError) => {
-          resolve({ status, atMs: performance.now() - start });
-        });
-      });
-      return { call, ended };
-    };
-    // The node waits for the first request: nothing ends the stream meanwhile.
-    const first = open();
-    let early = false;
-    void first.ended.then(() => (early = true));
-    await new Promise((r) => setTimeout(r, 300));
-    expect(early).toBe(false);
-    first.call.write({ msg: { $case: "register", value: { reactorName: "app", channels: [], sessionToken: "", initialCredit: undefined, batchResults: true } } });
-    const answered = await first.ended;
-    expect(answered.status.code).toBe(GrpcStatus.UNAUTHENTICATED);
-    expect(answered.atMs).toBeLessThan(ATTACH_REFUSAL_WAIT_MS);
-    // A client that never writes is answered all the same once the wait is over.
-    const silent = await open().ended;
-    expect(silent.status.code).toBe(GrpcStatus.UNAUTHENTICATED);
-    expect(silent.atMs).toBeGreaterThanOrEqual(ATTACH_REFUSAL_WAIT_MS - 20);
+    const md = new Metadata();
+    md.set("authorization", "Bearer not-the-token-at-all");
+    const stream = client.attach(md);
+    const ended = new Promise<ServiceError>((resolve) => stream.on("error", resolve));
+    stream.write({ msg: { $case: "register", value: { reactorName: "app", channels: [], sessionToken: "", initialCredit: undefined, batchResults: true } } });
+    const err = await ended;
+    expect(err.code).toBe(GrpcStatus.UNAUTHENTICATED);
+    expect(err.details).toMatch(/missing or invalid credentials/);
+    expect(err.metadata.get("switchboard-error-reason")).toEqual(["ERROR_REASON_UNSPECIFIED"]);
   });
 
   it("node-wide changes need the admin credential; read-only queries need any valid one", async () => {
