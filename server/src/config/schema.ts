@@ -6,6 +6,7 @@
 import { hostname } from "node:os";
 import type { GatewayConfig, GatewayFiles } from "../gateway/gateway.js";
 import type { NetAddress } from "../p2p/net-address.js";
+import { MAX_PACKET_MSG_PAYLOAD_BYTES } from "../wire/mconnection/defaults.js";
 import * as D from "./defaults.js";
 import {
   type GrpcListenAddress,
@@ -186,7 +187,7 @@ export const P2P_RECV_RATE = key("p2p", "recv_rate", D.DEFAULT_RECV_RATE, NON_NE
 export const P2P_FLUSH_THROTTLE_TIMEOUT = key("p2p", "flush_throttle_timeout", D.DEFAULT_FLUSH_THROTTLE_TIMEOUT, DURATION, "Time to wait before flushing messages out on the connection", (raw) => parseDuration(raw));
 export const P2P_SEND_QUEUE_MAX_BYTES_PER_CHANNEL = key("p2p", "send_queue_max_bytes_per_channel", D.DEFAULT_SEND_QUEUE_MAX_BYTES_PER_CHANNEL, POSITIVE_INTEGER, "Bytes one channel of a connection may hold queued for sending; beyond it Send waits and TrySend is not queued (a message goes into an empty queue whatever its size)", (raw, o) => parseInteger(raw, o, 1, Number.MAX_SAFE_INTEGER));
 export const P2P_SEND_QUEUE_MAX_BYTES = key("p2p", "send_queue_max_bytes", D.DEFAULT_SEND_QUEUE_MAX_BYTES, POSITIVE_INTEGER, "Bytes all channels of a connection may hold queued for sending together", (raw, o) => parseInteger(raw, o, 1, Number.MAX_SAFE_INTEGER));
-export const P2P_MAX_PACKET_MSG_PAYLOAD_SIZE = key("p2p", "max_packet_msg_payload_size", D.DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE, "an integer from 1 to 1048576", "Maximum size of a message packet payload, in bytes", (raw, o) => parseInteger(raw, o, 1, 1 << 20));
+export const P2P_MAX_PACKET_MSG_PAYLOAD_SIZE = key("p2p", "max_packet_msg_payload_size", D.DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE, `an integer from 1 to ${MAX_PACKET_MSG_PAYLOAD_BYTES}`, "Maximum size of a message packet payload, in bytes", (raw, o) => parseInteger(raw, o, 1, MAX_PACKET_MSG_PAYLOAD_BYTES));
 export const P2P_ALLOW_DUPLICATE_IP = key("p2p", "allow_duplicate_ip", D.DEFAULT_ALLOW_DUPLICATE_IP, BOOLEAN, "Toggle to disable guard against peers connecting from the same ip", (raw, o) => parseBoolean(raw, o));
 export const P2P_HANDSHAKE_TIMEOUT = key("p2p", "handshake_timeout", D.DEFAULT_HANDSHAKE_TIMEOUT, POSITIVE_DURATION, "Deadline of the SecretConnection handshake, and again of the NodeInfo exchange", (raw) => parseDuration(raw, { positive: true }));
 export const P2P_DIAL_TIMEOUT = key("p2p", "dial_timeout", D.DEFAULT_DIAL_TIMEOUT, POSITIVE_DURATION, "Deadline of an outbound TCP connect", (raw) => parseDuration(raw, { positive: true }));

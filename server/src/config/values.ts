@@ -7,7 +7,7 @@
 import { isAbsolute } from "node:path";
 import { type NetAddress, NetAddressError, parseHostPort, parseNetAddressList } from "../p2p/net-address.js";
 import { isValidNodeId, splitHostPort, isValidHost, parsePort } from "../wire/node-info.js";
-import { formatDuration } from "../util/duration.js";
+import { MAX_TIMER_MS, formatDuration } from "../util/duration.js";
 
 /** A raw value that does not have the expected form; `detail` says why, when the form alone does not. */
 export class ValueError extends Error {
@@ -23,8 +23,8 @@ export class ValueError extends Error {
  */
 export type RawOrigin = "file" | "text";
 
-/** Longest duration Node's timers can wait (2^31 − 1 ms, about 24.8 days). */
-export const MAX_DURATION_MS = 2 ** 31 - 1;
+/** Longest duration a key takes: what Node's timers can wait (2^31 − 1 ms, about 24.8 days). */
+export const MAX_DURATION_MS = MAX_TIMER_MS;
 
 /** How a raw value reads in an error: strings quoted, tables and dates named. */
 export function describeRaw(raw: unknown): string {

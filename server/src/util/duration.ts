@@ -3,6 +3,9 @@
  * (the gateway's messages use it as the config layer does).
  */
 
+/** Longest delay Node's timers can wait (2^31 − 1 ms, about 24.8 days): every configurable duration is bounded by it. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Milliseconds in the config's spelling: `"100ms"`, `"3s"`, `"2m"`, `"1h"`. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return "0s";

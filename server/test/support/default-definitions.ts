@@ -5,7 +5,7 @@
  *
  * A *definition* is a value written as a literal (numbers, arithmetic on
  * numbers, strings), in one of these places:
- * - `export const DEFAULT_X = …` / `MAX_X` / `MIN_X`;
+ * - a module-level `const DEFAULT_X = …` / `MAX_X` / `MIN_X`, exported or not;
  * - a property of an object literal bound to such a constant
  *   (`DEFAULT_LIMITS = { eventQueueMaxBytes: 64 * 1024 * 1024 }`);
  * - the value of a config default, `d(value, unit, reason)` in
@@ -127,7 +127,8 @@ export function scanSource(file: string, text: string): { definitions: Definitio
   };
 
   const visit = (node: ts.Node): void => {
-    if (ts.isVariableStatement(node) && node.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) {
+    // Module-level constants, exported or not: a private copy of a limit is still a second definition.
+    if (ts.isVariableStatement(node) && ts.isSourceFile(node.parent)) {
       for (const decl of node.declarationList.declarations) {
         if (!ts.isIdentifier(decl.name) || decl.initializer === undefined || !NAME.test(decl.name.text)) continue;
         const name = decl.name.text;
@@ -192,17 +193,22 @@ export function equalValues(definitions: readonly Definition[]): Definition[][] 
 }
 
 /**
- * What a definition is about, from its name: lower case, without `_`, the
- * `default` prefix, the object holding it and unit words, so that
+ * What a definition is about, from its name: whether it is a default (a
+ * `DEFAULT_…` constant or a property of one) or a hard limit, then the name in
+ * lower case, without `_`, the `default` prefix, the object holding it and
+ * unit words, so that
  * `DEFAULT_SEND_RATE` (config) and `DEFAULT_SEND_RATE_BYTES_PER_SECOND` (wire),
  * or `DEFAULT_MAX_MESSAGE_BYTES` and `DEFAULT_GATEWAY_CONFIG.maxMessageBytes`,
  * are seen as one fact.
  */
 export function subjectOf(name: string): string {
-  const last = name.split(".").pop() ?? name;
-  return last
+  // A default (of a setting) and a hard limit are different facts even about one thing:
+  // DEFAULT_MAX_PACKET_MSG_PAYLOAD_BYTES (1024) and MAX_PACKET_MSG_PAYLOAD_BYTES (the largest allowed).
+  const kind = name.startsWith("DEFAULT_") ? "default" : "limit";
+  const subject = (name.split(".").pop() ?? name)
     .replace(/_/g, "")
     .toLowerCase()
     .replace(/^default/, "")
     .replace(/(bytespersecond|persecond|bytes|size|ms)$/, "");
+  return `${kind} ${subject}`;
 }

@@ -3,6 +3,7 @@
  * (`p2p/conn/connection.go`, overridden where `config.DefaultP2PConfig` wins,
  * as it does on a real node).
  */
+import { MAX_TIMER_MS } from "../../util/duration.js";
 import { InvalidConfigError } from "./errors.js";
 import { requireInteger } from "./validate.js";
 
@@ -93,10 +94,8 @@ export const DEFAULT_MCONNECTION_CONFIG: MConnectionConfig = Object.freeze({
   sendQueueMaxBytes: DEFAULT_SEND_QUEUE_MAX_BYTES,
 });
 
-/** Largest payload we accept configuring; far above anything a Go peer accepts. */
-const MAX_PACKET_MSG_PAYLOAD_BYTES = 1 << 20;
-/** Node's timers cannot wait longer than this. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Largest payload we accept configuring (`max_packet_msg_payload_size`); far above anything a Go peer accepts. */
+export const MAX_PACKET_MSG_PAYLOAD_BYTES = 1 << 20;
 
 /**
  * Fills unset fields with the defaults and validates the result. Throws
