@@ -26,6 +26,7 @@ import type { Logger } from "pino";
 import { AttachRequest, type AttachResponse, type Command, ErrorReason, type Event, type Limits, type Register } from "../gen/switchboard/gateway/v1/gateway.js";
 import { type CommandOutcome, runCommand } from "./commands.js";
 import { nodeInfoToApi } from "./convert.js";
+import { ATTACH_REGISTER_DEADLINE_MS } from "./defaults.js";
 import { GatewayError, failedPrecondition, invalidField } from "./errors.js";
 import type { EventSink, RemoteReactor } from "./remote-reactor.js";
 import { MAX_BATCH_COMMANDS, screenAttachRequest } from "./request-screen.js";
@@ -77,6 +78,8 @@ export interface AttachStreamObserver {
   resultBatch?(results: number): void;
   /** A request was refused before decoding (too large for its kind, or malformed). */
   requestRefused?(): void;
+  /** The stream was ended because it sent no Register within ATTACH_REGISTER_DEADLINE_MS. */
+  registerDeadlineMissed?(): void;
 }
 
 export interface AttachStreamOptions {
@@ -87,6 +90,8 @@ export interface AttachStreamOptions {
   readonly identity: { readonly ok: true; readonly identity: Identity | null } | { readonly ok: false; readonly error: unknown };
   readonly logger: Logger;
   readonly observer?: AttachStreamObserver;
+  /** Overrides ATTACH_REGISTER_DEADLINE_MS (tests). */
+  readonly registerDeadlineMs?: number;
   /** Called once the stream has closed and none of its commands is in progress any more. */
   readonly onRetired?: (stream: AttachStream) => void;
 }
@@ -98,6 +103,8 @@ export class AttachStream {
   private closed = false;
   private retired = false;
   private refusalTimer: NodeJS.Timeout | null = null;
+  /** Ends a stream that has not sent Register in time; cleared by its first Register. */
+  private registerTimer: NodeJS.Timeout | null = null;
   private readonly refusal: { readonly error: unknown } | null;
   private readonly identity: Identity | null;
   private readonly results: ResultWriter;
@@ -114,6 +121,14 @@ export class AttachStream {
     if (options.identity.ok) {
       this.identity = options.identity.identity;
       this.refusal = null;
+      const deadlineMs = options.registerDeadlineMs ?? ATTACH_REGISTER_DEADLINE_MS;
+      this.registerTimer = setTimeout(() => {
+        this.registerTimer = null;
+        if (this.rr !== null || this.closed) return;
+        this.observer.registerDeadlineMissed?.();
+        this.fail(new GatewayError(GrpcStatus.DEADLINE_EXCEEDED, ErrorReason.ERROR_REASON_NOT_REGISTERED, `no Register within ${deadlineMs} ms of the stream's start: send Register first`));
+      }, deadlineMs);
+      this.registerTimer.unref();
     } else {
       // Refused: answered once the first request arrives, or after ATTACH_REFUSAL_WAIT_MS (see there).
       this.identity = null;
@@ -260,6 +275,8 @@ export class AttachStream {
   private clearRefusalTimer(): void {
     if (this.refusalTimer !== null) clearTimeout(this.refusalTimer);
     this.refusalTimer = null;
+    if (this.registerTimer !== null) clearTimeout(this.registerTimer);
+    this.registerTimer = null;
   }
 
   private retireIfIdle(): void {
@@ -270,6 +287,8 @@ export class AttachStream {
 
   private register(reg: Register): void {
     if (this.rr !== null) throw invalidField("register", "this stream has already registered");
+    if (this.registerTimer !== null) clearTimeout(this.registerTimer);
+    this.registerTimer = null;
     const call = this.call;
     const sink: EventSink = {
       write: (events: Event[]) => call.write({ msg: { $case: "events", value: { events } } }),

@@ -21,7 +21,14 @@ import { type AttachResponse, type Limits, NodeServiceService, ReactorGatewaySer
 import { formatHostPort } from "../p2p/net-address.js";
 import type { SwitchControl } from "../p2p/switch-control.js";
 import { ATTACH_REFUSAL_WAIT_MS, AttachStream, type AttachStreamObserver } from "./attach-stream.js";
-import { DEFAULT_GRPC_LADDR, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_OVERFLOW_POLICY, DEFAULT_REGISTRATION_TIMEOUT_MS } from "./defaults.js";
+import {
+  DEFAULT_GRPC_LADDR,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_OVERFLOW_POLICY,
+  DEFAULT_REGISTRATION_TIMEOUT_MS,
+  GATEWAY_IDLE_CONNECTION_MS,
+  GATEWAY_MAX_STREAMS_PER_CONNECTION,
+} from "./defaults.js";
 import { encodeAttachResponse } from "./encode.js";
 import { protocolLimits } from "./limits.js";
 import { isStaleSocket, listenError, toGrpcAddress } from "./listen.js";
@@ -91,6 +98,8 @@ export interface GatewayOptions {
   readonly observer?: GatewayObserver;
   /** TLS and credentials. @default none: loopback and Unix sockets only */
   readonly security?: GatewaySecurity;
+  /** Overrides GATEWAY_IDLE_CONNECTION_MS (tests). */
+  readonly idleConnectionMs?: number;
 }
 
 export class Gateway {
@@ -109,6 +118,8 @@ export class Gateway {
   private readonly security: GatewaySecurity;
   /** AttachRequests refused before decoding (too large for their kind, or malformed). */
   refusedRequests = 0;
+  /** Attach streams ended because they sent no Register in time (ATTACH_REGISTER_DEADLINE_MS). */
+  streamsWithoutRegister = 0;
 
   constructor(private readonly options: GatewayOptions) {
     this.logger = options.logger.child({ module: "gateway" });
@@ -137,6 +148,8 @@ export class Gateway {
       "grpc.max_send_message_length": config.maxMessageBytes,
       "grpc.keepalive_time_ms": 30_000,
       "grpc.keepalive_permit_without_calls": 1,
+      "grpc.max_connection_idle_ms": options.idleConnectionMs ?? GATEWAY_IDLE_CONNECTION_MS,
+      "grpc.max_concurrent_streams": GATEWAY_MAX_STREAMS_PER_CONNECTION,
       // Calls without valid credentials are refused on their headers, before any request is read.
       interceptors: [this.auth.interceptor((path) => OPEN_METHOD_PREFIXES.some((p) => path.startsWith(p)), (path) => (path === ATTACH_METHOD_PATH ? ATTACH_REFUSAL_WAIT_MS : 0))],
     });
@@ -278,6 +291,9 @@ export class Gateway {
         resultBatch: (n) => observer?.resultBatch?.(n),
         requestRefused: () => {
           this.refusedRequests++;
+        },
+        registerDeadlineMissed: () => {
+          this.streamsWithoutRegister++;
         },
       },
       onRetired: (s) => {

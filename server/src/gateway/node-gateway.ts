@@ -215,6 +215,15 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
       },
     });
     new Counter({
+      name: `${ns}_gateway_streams_without_register_total`,
+      help: "Attach streams ended because they sent no Register within 10 s.",
+      registers: [registry],
+      collect() {
+        this.reset();
+        if (gateway !== null) this.inc(gateway.streamsWithoutRegister);
+      },
+    });
+    new Counter({
       name: `${ns}_gateway_sessions_total`,
       help: "Reactor sessions, resumed or started afresh.",
       labelNames: ["reactor", "outcome"],

@@ -15,6 +15,7 @@ import { ReactorRegistry } from "../../src/gateway/registration.js";
 import { DEFAULT_REMOTE_REACTOR_LIMITS } from "../../src/gateway/remote-reactor.js";
 import { MAX_BATCH_COMMANDS, MAX_CONTROL_MESSAGE_BYTES } from "../../src/gateway/request-screen.js";
 import { GatewayAuth } from "../../src/gateway/security.js";
+import { ATTACH_REGISTER_DEADLINE_MS } from "../../src/gateway/defaults.js";
 import { silentLogger } from "../support/nodes.js";
 import { FakePeer, FakeSwitch } from "./fake-switch.js";
 
@@ -88,7 +89,7 @@ function setup(options: { refuse?: Error } = {}) {
     logger: silentLogger,
   });
   const call = new FakeCall();
-  const seen = { refused: 0, batches: [] as number[], retired: 0 };
+  const seen = { refused: 0, batches: [] as number[], retired: 0, noRegister: 0 };
   const stream = new AttachStream(call, {
     registrar: registry,
     limits: protocolLimits(1 << 20),
@@ -97,6 +98,7 @@ function setup(options: { refuse?: Error } = {}) {
     observer: {
       requestRefused: () => seen.refused++,
       requestBatch: (n) => seen.batches.push(n),
+      registerDeadlineMissed: () => seen.noRegister++,
     },
     onRetired: () => seen.retired++,
   });
@@ -284,6 +286,25 @@ describe("AttachStream without a server", () => {
     expect(silent.call.status).toBeNull();
     vi.advanceTimersByTime(1);
     expect(silent.call.status).toMatchObject({ code: GrpcStatus.UNAUTHENTICATED });
+  });
+
+  it("a stream that sends no Register within ATTACH_REGISTER_DEADLINE_MS is ended with DEADLINE_EXCEEDED; one that registers stays", async () => {
+    vi.useFakeTimers();
+    const idle = setup();
+    vi.advanceTimersByTime(ATTACH_REGISTER_DEADLINE_MS - 1);
+    expect(idle.call.status).toBeNull();
+    vi.advanceTimersByTime(1);
+    expect(idle.call.status).toMatchObject({ code: GrpcStatus.DEADLINE_EXCEEDED, details: `no Register within ${ATTACH_REGISTER_DEADLINE_MS} ms of the stream's start: send Register first` });
+    expect(idle.seen.noRegister).toBe(1);
+    expect(idle.seen.retired).toBe(1);
+
+    const registered = setup();
+    const waiting = registered.registry.waitForReactors();
+    registered.stream.receive(register());
+    vi.advanceTimersByTime(2 * ATTACH_REGISTER_DEADLINE_MS);
+    await waiting;
+    expect(registered.call.status).toBeNull();
+    expect(registered.seen.noRegister).toBe(0);
   });
 
   it("a full call buffer holds results and events until drained", () => {
