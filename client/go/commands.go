@@ -80,6 +80,12 @@ func (c *Client) queue(ctx context.Context, g *outgoing) (inflight, error) {
 		if err != nil {
 			return inflight{}, err
 		}
+		// Checked again against the limits of the stream it goes on: a
+		// command that waited for a re-attach may face another node's.
+		if err := c.tooLarge(g); err != nil {
+			c.forget(att, id)
+			return inflight{}, err
+		}
 		if att.out.push(g) {
 			return inflight{g: g, att: att, result: ch}, nil
 		}

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	gatewayv1 "github.com/switchboard-p2p/switchboard/client/go/gen/switchboard/gateway/v1"
 )
@@ -99,4 +100,34 @@ func TestANodeSendingSmallerLimitsIsObeyed(t *testing.T) {
 	if want := []int{1, 2, 1}; !slices.Equal(counts, want) {
 		t.Fatalf("payload commands per stream message %v, want %v (two of 1500 bytes fit 4096, three do not)", counts, want)
 	}
+}
+
+func TestACommandThatWaitedForAReattachIsCheckedAgainstTheNewNodesLimits(t *testing.T) {
+	f := newFakeNode(t)
+	ch := attachAsync(t, f, Options{})
+	s := f.next()
+	s.register()
+	s.registered(&gatewayv1.Registered{SessionToken: "tok", NextEventSeq: 1, Limits: &gatewayv1.Limits{MaxMessageBytes: 1 << 20}})
+	c := must(t, ch)
+	s.fail(status.Error(codes.Unavailable, "cut"), "")
+	s2 := f.next() // re-attaching: the command waits for Registered
+	s2.register()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Send(context.Background(), Peer{ID: "p"}, 0x70, make([]byte, 8<<10))
+		errc <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	// The node that answers now takes messages of at most 4 KiB.
+	s2.registered(&gatewayv1.Registered{SessionToken: "tok", Resumed: true, NextEventSeq: 1, Limits: &gatewayv1.Limits{MaxMessageBytes: 4096}})
+	var ce *CommandError
+	select {
+	case err := <-errc:
+		if !errors.As(err, &ce) || ce.Reason != ReasonMessageTooLarge {
+			t.Fatalf("Send = %v, want MESSAGE_TOO_LARGE against the new node's 4 KiB", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Send was not refused: it went to the node that takes 4 KiB")
+	}
+	s2.quiet(100 * time.Millisecond) // and it was not sent
 }
