@@ -12,6 +12,7 @@
  * (resume or fresh session).
  */
 import { unlink } from "node:fs/promises";
+import { type Server as NetServer, createServer } from "node:net";
 import { join } from "node:path";
 import { type ServerDuplexStream, Server, ServerCredentials } from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
@@ -29,6 +30,7 @@ import {
   GATEWAY_IDLE_CONNECTION_MS,
   GATEWAY_MAX_STREAMS_PER_CONNECTION,
 } from "./defaults.js";
+import { GatewayConnections } from "./connections.js";
 import { encodeAttachResponse } from "./encode.js";
 import { protocolLimits } from "./limits.js";
 import { isStaleSocket, listenError, toGrpcAddress } from "./listen.js";
@@ -118,6 +120,9 @@ export class Gateway {
   private readonly security: GatewaySecurity;
   /** AttachRequests refused before decoding (too large for their kind, or malformed). */
   refusedRequests = 0;
+  /** The connections accepted, bounded per client address and in all. */
+  readonly connections: GatewayConnections;
+  private listener: NetServer | null = null;
   /** Attach streams ended because they sent no Register in time (ATTACH_REGISTER_DEADLINE_MS). */
   streamsWithoutRegister = 0;
 
@@ -125,6 +130,7 @@ export class Gateway {
     this.logger = options.logger.child({ module: "gateway" });
     this.security = options.security ?? { tls: null, credentials: null };
     this.auth = new GatewayAuth(this.security.credentials, this.logger);
+    this.connections = new GatewayConnections(this.logger);
     const config = options.config;
     this.limits = protocolLimits(config.maxMessageBytes);
     this.registry = new ReactorRegistry({
@@ -230,12 +236,27 @@ export class Gateway {
       this.logger.warn({ path: socket }, "removing a stale gateway socket left by a stopped node");
       await unlink(socket);
     }
-    const port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(addr, serverCredentials, (err, p) => {
-        if (err !== null) reject(listenError(this.options.config.laddr, err));
-        else resolve(p);
+    // Our own listener: each connection is counted against the per-address and total bounds
+    // (connections.ts) before grpc-js gets it (TLS included).
+    const injector = this.server.createConnectionInjector(serverCredentials);
+    const listener = createServer({ noDelay: true }, (s) => {
+      this.connections.accept(s, (admitted) => {
+        injector.injectConnection(admitted);
       });
     });
+    const port = await new Promise<number>((resolve, reject) => {
+      listener.once("error", (err) => {
+        reject(listenError(this.options.config.laddr, err));
+      });
+      const onListening = (): void => {
+        const a = listener.address();
+        resolve(typeof a === "object" && a !== null ? a.port : 0);
+      };
+      if (socket !== null) listener.listen({ path: socket }, onListening);
+      else listener.listen({ host: addr.slice(0, addr.lastIndexOf(":")).replace(/^\[|\]$/g, ""), port: Number(addr.slice(addr.lastIndexOf(":") + 1)) }, onListening);
+    });
+    listener.on("error", (err) => this.logger.error({ err }, "gateway listener error"));
+    this.listener = listener;
     this.bound = addr.startsWith("unix:") ? addr : formatHostPort(addr.slice(0, addr.lastIndexOf(":")).replace(/^\[|\]$/g, ""), port);
     this.logger.info({ addr: this.bound }, "gateway listening");
     return this.bound;
@@ -259,6 +280,8 @@ export class Gateway {
   /** Closes the server. Call after the Switch stopped (every reactor got OnStop and its stream ended). */
   async close(): Promise<void> {
     this.setServing(false);
+    this.listener?.close();
+    this.listener = null;
     for (const call of this.openCalls) call.end();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

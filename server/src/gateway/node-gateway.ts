@@ -214,6 +214,25 @@ export function createNodeGateway(ctx: NodeGatewayContext): NodeGatewayHandle {
         if (gateway !== null) this.inc(gateway.refusedRequests);
       },
     });
+    new Gauge({
+      name: `${ns}_gateway_connections`,
+      help: "Gateway connections open (bounded per client address and in all).",
+      registers: [registry],
+      collect() {
+        this.set(gateway === null ? 0 : gateway.connections.count);
+      },
+    });
+    new Counter({
+      name: `${ns}_gateway_connections_refused_total`,
+      help: "Gateway connections closed at once: their client address, or the gateway, had as many as allowed.",
+      labelNames: ["bound"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        if (gateway === null) return;
+        for (const [bound, n] of Object.entries(gateway.connections.refused)) this.inc({ bound }, n);
+      },
+    });
     new Counter({
       name: `${ns}_gateway_streams_without_register_total`,
       help: "Attach streams ended because they sent no Register within 10 s.",
