@@ -15,12 +15,11 @@
  * The transport owns nothing after the upgrade: the Switch takes the
  * connection.
  */
-import { setMaxListeners } from "node:events";
 import { type AddressInfo, type Server, type Socket, connect, createServer } from "node:net";
 import type { Logger } from "pino";
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, performHandshake } from "../wire/secret-connection/handshake.js";
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from "../wire/secret-connection/handshake.js";
 import type { SecretConnection } from "../wire/secret-connection/secret-connection.js";
-import { exchangeNodeInfo } from "../wire/node-info-exchange.js";
+import { NodeInfoHandshake } from "../wire/node-info-exchange.js";
 import { type NodeInfo, checkCompatible, validateNodeInfo } from "../wire/node-info.js";
 import { WireError } from "../wire/errors.js";
 import { ConnectionRejectedError, DialError, type RejectReason } from "./errors.js";
@@ -108,35 +107,61 @@ function toRejection(reason: ConnectionRejectedError["reason"], err: unknown, pe
  * Upgrades a connected socket. On failure the socket is destroyed and a
  * {@link ConnectionRejectedError} says why.
  */
-export async function upgradeConnection(socket: Socket, options: UpgradeOptions): Promise<UpgradedConnection> {
+export function upgradeConnection(socket: Socket, options: UpgradeOptions): Promise<UpgradedConnection> {
+  return startUpgrade(socket, options).result;
+}
+
+/** An upgrade in progress (what the transport keeps to abort it). */
+interface Upgrade {
+  readonly result: Promise<UpgradedConnection>;
+  readonly abort: (reason: Error) => void;
+}
+
+function startUpgrade(socket: Socket, options: UpgradeOptions): Upgrade {
   const outbound = options.expectedId !== undefined;
   const socketHost = socket.remoteAddress ?? "";
   const socketPort = socket.remotePort ?? 0;
+  const expectedId = options.expectedId?.toLowerCase();
+  // Steps 1–3 as one state machine on the socket's reads (wire/node-info-exchange.ts): the SecretConnection
+  // handshake, the dialed-ID check once the remote is authenticated, then the NodeInfo exchange under its own
+  // deadline. The SecretConnection is built only once the remote's NodeInfo is in.
+  const handshake = new NodeInfoHandshake(socket, options.nodeKey.privateKey, options.ourNodeInfo, {
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    nodeInfoTimeoutMs: options.handshakeTimeoutMs,
+    signals: [options.signal],
+    onAuthenticated: (remoteId) => {
+      if (expectedId !== undefined && remoteId !== expectedId) {
+        throw new ConnectionRejectedError("auth_failure", `dialed ${options.expectedId ?? ""} but the peer authenticated as ${remoteId}`, { peerId: remoteId });
+      }
+    },
+  });
+  return {
+    result: finishUpgrade(socket, handshake, options, { socketHost, socketPort, outbound }),
+    abort: (reason) => {
+      handshake.abort(reason);
+    },
+  };
+}
+
+async function finishUpgrade(
+  socket: Socket,
+  handshake: NodeInfoHandshake,
+  options: UpgradeOptions,
+  { socketHost, socketPort, outbound }: { socketHost: string; socketPort: number; outbound: boolean },
+): Promise<UpgradedConnection> {
   let conn: SecretConnection;
+  let theirs: NodeInfo;
   try {
-    const handshakeOptions = options.signal === undefined
-      ? { timeoutMs: options.handshakeTimeoutMs }
-      : { timeoutMs: options.handshakeTimeoutMs, signal: options.signal };
-    conn = await performHandshake(socket, options.nodeKey.privateKey, handshakeOptions);
+    ({ conn, nodeInfo: theirs } = await handshake.result);
   } catch (err) {
     socket.destroy();
-    throw toRejection("handshake_failed", err);
+    const remoteId = handshake.authenticatedId;
+    // Before authentication the handshake failed; after it, the ID check or the NodeInfo exchange.
+    throw remoteId === null ? toRejection("handshake_failed", err) : toRejection("auth_failure", err, remoteId);
   }
   // From here on the refusals name the authenticated ID.
   const remoteId = conn.remoteNodeId;
   try {
-    if (options.expectedId !== undefined && remoteId !== options.expectedId.toLowerCase()) {
-      throw new ConnectionRejectedError("auth_failure", `dialed ${options.expectedId} but the peer authenticated as ${remoteId}`, { peerId: remoteId });
-    }
-    let theirs: NodeInfo;
-    try {
-      theirs = await exchangeNodeInfo(conn, options.ourNodeInfo, {
-        timeoutMs: options.handshakeTimeoutMs,
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      });
-    } catch (err) {
-      throw toRejection("auth_failure", err, remoteId);
-    }
     try {
       validateNodeInfo(theirs);
     } catch (err) {
@@ -161,6 +186,48 @@ export async function upgradeConnection(socket: Socket, options: UpgradeOptions)
   }
 }
 
+type AbortHandler = (reason: Error) => void;
+
+/**
+ * Aborts many operations in progress from one listener per signal, however
+ * many operations watch it: the transport's own signal (closing) and a
+ * dialer's signal (the Switch's lifetime) are shared by every handshake, so
+ * no handshake adds an `'abort'` listener or builds a combined signal.
+ */
+class AbortFanout {
+  private readonly groups = new Map<AbortSignal, { readonly handlers: Set<AbortHandler>; readonly onAbort: () => void }>();
+
+  /** Calls `handler` with the signal's reason if it aborts before the returned function is called. */
+  watch(signal: AbortSignal, handler: AbortHandler): () => void {
+    let group = this.groups.get(signal);
+    if (group === undefined) {
+      const handlers = new Set<AbortHandler>();
+      const onAbort = (): void => {
+        this.groups.delete(signal);
+        const reason = asError(signal.reason);
+        for (const h of handlers) h(reason);
+      };
+      group = { handlers, onAbort };
+      this.groups.set(signal, group);
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    const { handlers, onAbort } = group;
+    handlers.add(handler);
+    return () => {
+      handlers.delete(handler);
+      // A signal no operation watches keeps no listener of ours.
+      if (handlers.size === 0 && this.groups.get(signal)?.handlers === handlers) {
+        this.groups.delete(signal);
+        signal.removeEventListener("abort", onAbort);
+      }
+    };
+  }
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(`aborted: ${String(reason)}`, { cause: reason });
+}
+
 /** Listens for and dials peers; hands upgraded connections to its owner. */
 export class Transport {
   private server: Server | null = null;
@@ -175,6 +242,8 @@ export class Transport {
   private closed = false;
   private readonly pendingSockets = new Set<Socket>();
   private readonly abort = new AbortController();
+  /** Every handshake in progress watches `abort` (and a dial its caller's signal) through this: one listener per signal. */
+  private readonly aborts = new AbortFanout();
   private acceptFilter: AcceptFilter = () => null;
   private preferredHost: (host: string) => boolean = () => false;
 
@@ -183,10 +252,6 @@ export class Transport {
     this.dialTimeoutMs = options.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS;
     this.maxConcurrentHandshakes = options.maxConcurrentHandshakes ?? DEFAULT_MAX_CONCURRENT_HANDSHAKES;
     this.inboundSlots = new HandshakeSlots(this.maxConcurrentHandshakes);
-    // Every inbound handshake in progress listens on this signal: up to
-    // maxConcurrentHandshakes listeners at once, by design, not a leak
-    // (Node warns past 10).
-    setMaxListeners(this.maxConcurrentHandshakes + 16, this.abort.signal);
   }
 
   /** Number of inbound and outbound handshakes under way. */
@@ -266,12 +331,13 @@ export class Transport {
     socket.on("error", () => {
       /* reported through the handshake */
     });
-    upgradeConnection(socket, {
+    const upgrade = startUpgrade(socket, {
       nodeKey: this.options.nodeKey,
       ourNodeInfo: this.options.nodeInfo(),
       handshakeTimeoutMs: this.handshakeTimeoutMs,
-      signal: this.abort.signal,
-    })
+    });
+    const unwatch = this.aborts.watch(this.abort.signal, upgrade.abort);
+    upgrade.result
       .then(
         (conn) => {
           if (this.closed) {
@@ -287,6 +353,7 @@ export class Transport {
         },
       )
       .finally(() => {
+        unwatch();
         this.inboundSlots.release(slot);
         this.inboundSockets.delete(slot);
         this.pendingSockets.delete(socket);
@@ -296,30 +363,48 @@ export class Transport {
   /** Dials `addr` and upgrades the connection, checking that the peer is who we dialed. */
   async dial(addr: NetAddress, signal?: AbortSignal): Promise<UpgradedConnection> {
     if (this.closed) throw new DialError(formatNetAddress(addr), "transport is closed");
+    // Ours and the caller's, watched through the fan-out: no listener and no combined signal per dial.
     const signals = signal === undefined ? [this.abort.signal] : [this.abort.signal, signal];
-    const combined = AbortSignal.any(signals);
-    const socket = await this.connectTcp(addr, combined);
+    const socket = await this.connectTcp(addr, signals);
     this.outboundHandshakes++;
     this.pendingSockets.add(socket);
+    const upgrade = startUpgrade(socket, {
+      nodeKey: this.options.nodeKey,
+      ourNodeInfo: this.options.nodeInfo(),
+      handshakeTimeoutMs: this.handshakeTimeoutMs,
+      expectedId: addr.id,
+    });
+    const unwatch = this.watchAll(signals, upgrade.abort);
     try {
-      const conn = await upgradeConnection(socket, {
-        nodeKey: this.options.nodeKey,
-        ourNodeInfo: this.options.nodeInfo(),
-        handshakeTimeoutMs: this.handshakeTimeoutMs,
-        expectedId: addr.id,
-        signal: combined,
-      });
+      const conn = await upgrade.result;
       return { ...conn, dialedAddress: addr };
     } finally {
+      unwatch();
       this.outboundHandshakes--;
       this.pendingSockets.delete(socket);
     }
   }
 
-  private connectTcp(addr: NetAddress, signal: AbortSignal): Promise<Socket> {
+  /** Calls `handler` once if any of `signals` aborts (an aborted one at once), until the returned function is called. */
+  private watchAll(signals: readonly AbortSignal[], handler: AbortHandler): () => void {
+    let called = false;
+    const once = (reason: Error): void => {
+      if (called) return;
+      called = true;
+      handler(reason);
+    };
+    const unwatches = signals.map((s) => this.aborts.watch(s, once));
+    const aborted = signals.find((s) => s.aborted);
+    if (aborted !== undefined) once(asError(aborted.reason));
+    return () => {
+      for (const u of unwatches) u();
+    };
+  }
+
+  private connectTcp(addr: NetAddress, signals: readonly AbortSignal[]): Promise<Socket> {
     const label = formatNetAddress(addr);
     return new Promise<Socket>((resolve, reject) => {
-      if (signal.aborted) {
+      if (signals.some((s) => s.aborted)) {
         reject(new DialError(label, "aborted"));
         return;
       }
@@ -327,12 +412,9 @@ export class Transport {
       const timer = setTimeout(() => {
         fail(new DialError(label, `no TCP connection within ${this.dialTimeoutMs} ms`));
       }, this.dialTimeoutMs);
-      const onAbort = (): void => {
-        fail(new DialError(label, "aborted"));
-      };
       const cleanup = (): void => {
         clearTimeout(timer);
-        signal.removeEventListener("abort", onAbort);
+        unwatch();
         socket.off("connect", onConnect);
         socket.off("error", onError);
       };
@@ -341,6 +423,9 @@ export class Transport {
         socket.destroy();
         reject(err);
       };
+      const unwatch = this.watchAll(signals, () => {
+        fail(new DialError(label, "aborted"));
+      });
       const onError = (err: Error): void => {
         fail(new DialError(label, err.message, { cause: err }));
       };
@@ -351,7 +436,6 @@ export class Transport {
         });
         resolve(socket);
       };
-      signal.addEventListener("abort", onAbort, { once: true });
       socket.once("connect", onConnect);
       socket.once("error", onError);
     });
