@@ -200,7 +200,7 @@ func TestE1EventOrder(t *testing.T) {
 		if len(evs) < 3 || kindOf(evs[0]) != "Start" || kindOf(evs[1]) != "InitPeer" || kindOf(evs[2]) != "AddPeer" {
 			t.Errorf("%s's events %s, want Start InitPeer AddPeer", name, describe(evs))
 		}
-		if err := checkGrammar(evs, false); err != nil {
+		if err := CheckTrace(evs, false); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -217,7 +217,7 @@ func TestE2Receive(t *testing.T) {
 	if rc.Peer.ID != p.a.id || rc.Peer != p.bToA.Peer || rc.ChannelID != appChannel || string(rc.Message) != "hello" {
 		t.Fatalf("Receive = %+v, want A's peer, channel 0x70, hello", rc)
 	}
-	if err := checkGrammar(p.rb.snapshot(), false); err != nil {
+	if err := CheckTrace(p.rb.snapshot(), false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -343,7 +343,7 @@ func TestC4StopPeer(t *testing.T) {
 		t.Fatalf("command on the removed connection: %v, want PEER_REMOVED", err)
 	}
 	for name, r := range map[string]*recorder{"A": p.ra, "B": p.rb} {
-		if err := checkGrammar(r.snapshot(), false); err != nil {
+		if err := CheckTrace(r.snapshot(), false); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -388,7 +388,7 @@ func TestC8FlushingStop(t *testing.T) {
 		}
 	}
 	for name, r := range map[string]*recorder{"A": p.ra, "B": p.rb} {
-		if err := checkGrammar(r.snapshot(), false); err != nil {
+		if err := CheckTrace(r.snapshot(), false); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -787,7 +787,7 @@ func TestF1CreditAndBackpressure(t *testing.T) {
 	if st := cb.Stats(); st.Streams != 1 || st.Duplicates != 0 {
 		t.Fatalf("stats %+v: want one stream, no duplicates", st)
 	}
-	if err := checkGrammar(rb.snapshot(), false); err != nil {
+	if err := CheckTrace(rb.snapshot(), false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -856,7 +856,7 @@ func TestS1ResumeInsideTheWindow(t *testing.T) {
 		t.Fatalf("stats %+v: want 2 streams, 1 session", st)
 	}
 	t.Logf("resumed; %d events sent again and discarded by sequence number", st.Duplicates)
-	if err := checkGrammar(evs, false); err != nil {
+	if err := CheckTrace(evs, false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -906,7 +906,7 @@ func TestS2ResumeOutsideTheWindow(t *testing.T) {
 	if st := cb.Stats(); st.FreshSessions != 2 {
 		t.Fatalf("stats %+v: want 2 sessions", st)
 	}
-	if err := checkGrammar(evs, false); err != nil {
+	if err := CheckTrace(evs, false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -927,7 +927,7 @@ func TestX1NodeShutdown(t *testing.T) {
 	if rm := evs[len(evs)-2].(RemovePeer); rm.Peer != p.aToB.Peer {
 		t.Fatalf("RemovePeer %+v, want B's connection", rm.Peer)
 	}
-	if err := checkGrammar(evs, true); err != nil {
+	if err := CheckTrace(evs, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.ca.NumPeers(context.Background()); !errors.Is(err, ErrClosed) {

@@ -29,6 +29,7 @@ var (
 // call is one call a recordingReactor got.
 type call struct {
 	kind, conn string
+	peer       string   // the peer's node ID
 	txs        []string // Receive: the decoded transactions
 	reason     interface{}
 }
@@ -61,21 +62,21 @@ func (r *recordingReactor) record(c call) {
 }
 
 func (r *recordingReactor) InitPeer(p p2p.Peer) p2p.Peer {
-	r.record(call{kind: "InitPeer", conn: p.(*peer).sb.ConnectionID})
+	r.record(call{kind: "InitPeer", conn: p.(*peer).sb.ConnectionID, peer: p.(*peer).sb.ID})
 	return p
 }
 
 func (r *recordingReactor) AddPeer(p p2p.Peer) {
-	r.record(call{kind: "AddPeer", conn: p.(*peer).sb.ConnectionID})
+	r.record(call{kind: "AddPeer", conn: p.(*peer).sb.ConnectionID, peer: p.(*peer).sb.ID})
 }
 
 func (r *recordingReactor) RemovePeer(p p2p.Peer, reason interface{}) {
-	r.record(call{kind: "RemovePeer", conn: p.(*peer).sb.ConnectionID, reason: reason})
+	r.record(call{kind: "RemovePeer", conn: p.(*peer).sb.ConnectionID, peer: p.(*peer).sb.ID, reason: reason})
 }
 
 func (r *recordingReactor) Receive(e p2p.Envelope) {
 	txs, ok := e.Message.(*protomem.Txs)
-	c := call{kind: "Receive", conn: e.Src.(*peer).sb.ConnectionID}
+	c := call{kind: "Receive", conn: e.Src.(*peer).sb.ConnectionID, peer: e.Src.(*peer).sb.ID}
 	if ok {
 		for _, tx := range txs.Txs {
 			c.txs = append(c.txs, string(tx))

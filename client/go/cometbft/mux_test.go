@@ -216,45 +216,38 @@ func checkLaggingStreams(t *testing.T, seed int64) {
 	}
 }
 
-// checkWords checks reactor name's calls against the grammar per connection
-// and against the script's Receives on its channel.
+// checkWords checks reactor name's calls against the reactor grammar (the
+// SDK's CheckTrace, which every SDK's checker shares fixtures with; a hosted
+// reactor's OnStart is CometBFT's own, so the trace starts with Start) and
+// each connection's Receives against the script's on its channel.
 func checkWords(t *testing.T, name string, calls []call, script []nodeEvent, ch byte, stopped map[string]bool) {
 	t.Helper()
-	type word struct {
-		state string // "inited", "added", "removed"
-		txs   []string
-	}
+	evs := []switchboard.Event{switchboard.Start{}}
+	type word struct{ txs []string }
 	words := map[string]*word{}
-	for i, c := range calls {
+	for _, c := range calls {
+		p := switchboard.Peer{ID: c.peer, ConnectionID: c.conn}
 		w := words[c.conn]
-		bad := func(why string) { t.Fatalf("reactor %s, call %d %+v: %s (calls: %+v)", name, i, c, why, calls) }
+		if w == nil {
+			w = &word{}
+			words[c.conn] = w
+		}
 		switch c.kind {
 		case "InitPeer":
-			if w != nil {
-				bad("InitPeer twice")
-			}
-			words[c.conn] = &word{state: "inited"}
+			evs = append(evs, switchboard.InitPeer{Peer: p, Info: switchboard.PeerInfo{Peer: p}})
 		case "AddPeer":
-			if w == nil || w.state != "inited" {
-				bad("AddPeer not right after InitPeer's receives")
-			}
-			w.state = "added"
+			evs = append(evs, switchboard.AddPeer{Peer: p})
 		case "Receive":
-			if w == nil || w.state == "removed" {
-				bad("Receive outside InitPeer..RemovePeer")
-			}
+			evs = append(evs, switchboard.Receive{Peer: p, ChannelID: ch})
 			w.txs = append(w.txs, c.txs...)
 		case "RemovePeer":
-			if w == nil || w.state == "removed" {
-				bad("RemovePeer without InitPeer, or twice")
-			}
-			w.state = "removed"
+			evs = append(evs, switchboard.RemovePeer{Peer: p})
 		}
 	}
+	if err := switchboard.CheckTrace(append(evs, switchboard.Stop{}), true); err != nil {
+		t.Fatalf("reactor %s: %v (calls: %+v)", name, err, calls)
+	}
 	for conn, w := range words {
-		if w.state != "removed" {
-			t.Fatalf("reactor %s: connection %s never removed", name, conn)
-		}
 		var want []string
 		for _, e := range script {
 			if e.conn == conn && e.kind == "Receive" && e.ch == ch {
