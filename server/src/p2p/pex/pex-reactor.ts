@@ -86,6 +86,7 @@ import {
   DEFAULT_SEED_DISCONNECT_WAIT_PERIOD_MS,
   DEFAULT_SEED_MODE,
   MAX_CRAWL_RECORDS,
+  MAX_SEED_DIAL_SKIPPED_PERIODS,
   DEFAULT_MAX_NUM_OUTBOUND_PEERS,
   DEFAULT_PERSISTENT_PEERS_MAX_DIAL_PERIOD_MS,
   DIAL_BACKOFF_JITTER_MS,
@@ -199,6 +200,9 @@ export class PexReactor implements Reactor {
   private ensureTimer: PexTimer | null = null;
   private wakeTimer: PexTimer | null = null;
   private seedDialInFlight = false;
+  /** Periods to skip before the next seed dial, and how many are left (MAX_SEED_DIAL_SKIPPED_PERIODS). */
+  private seedDialSkip = 0;
+  private seedDialSkipLeft = 0;
   /** Seed mode: node ID → when we last crawled (or tried to crawl) it, least recent first. */
   private readonly crawled = new Map<string, number>();
   private crawlInFlight = false;
@@ -403,7 +407,11 @@ export class PexReactor implements Reactor {
     // New addresses from a seed are dialed without waiting for the next period. An answer that adds nothing (a
     // seed that knows only us) wakes nothing: the wake-up would find nothing to dial and dial the seed again, in a
     // loop as fast as the seed answers.
-    if (added > 0 && this.seeds.some((s) => s.id === peer.id)) this.wake();
+    if (added > 0 && this.seeds.some((s) => s.id === peer.id)) {
+      this.seedDialSkip = 0;
+      this.seedDialSkipLeft = 0;
+      this.wake();
+    }
   }
 
   /** Seed mode: gracefully stops an outbound, non-persistent peer we dialed to crawl (or a configured seed). */
@@ -518,8 +526,17 @@ export class PexReactor implements Reactor {
       const list = connected.list().filter((p) => p.hasChannel(PEX_CHANNEL_ID));
       const peer = list[randomInt(this.random, list.length)];
       if (peer !== undefined && periodElapsed) this.requestAddrs(peer);
-      // Also dial a seed when there was nothing to dial: some peers do not do PEX.
-      if (toDial.size === 0) this.dialSeeds();
+      // Also dial a seed when there was nothing to dial (some peers do not do PEX), backing off while the seeds
+      // bring nothing new.
+      if (toDial.size === 0 && periodElapsed) {
+        if (this.seedDialSkipLeft > 0) {
+          this.seedDialSkipLeft--;
+        } else {
+          this.dialSeeds();
+          this.seedDialSkipLeft = this.seedDialSkip;
+          this.seedDialSkip = Math.min(Math.max(1, this.seedDialSkip * 2), MAX_SEED_DIAL_SKIPPED_PERIODS);
+        }
+      }
     }
   }
 

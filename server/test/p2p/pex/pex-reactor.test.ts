@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConnectionRejectedError } from "../../../src/p2p/errors.js";
 import { NetAddressError, formatNetAddress } from "../../../src/p2p/net-address.js";
 import type { AddressBook } from "../../../src/p2p/pex/address-book.js";
-import { DEFAULT_BAN_MS, MAX_ATTEMPTS_TO_DIAL, PEX_RECV_MESSAGE_CAPACITY_BYTES } from "../../../src/p2p/pex/defaults.js";
+import { DEFAULT_BAN_MS, MAX_ATTEMPTS_TO_DIAL, MAX_SEED_DIAL_SKIPPED_PERIODS, PEX_RECV_MESSAGE_CAPACITY_BYTES } from "../../../src/p2p/pex/defaults.js";
 import { PexConfigError, PexDecodeError, PexInvalidAddressError, PexRequestTooSoonError, PexUnsolicitedAddrsError } from "../../../src/p2p/pex/errors.js";
 import { decodePexMessage, encodePexAddrs, encodePexRequest } from "../../../src/p2p/pex/pex-messages.js";
 import { PexReactor, type PexReactorOptions } from "../../../src/p2p/pex/pex-reactor.js";
@@ -410,6 +410,35 @@ describe("PexReactor ensure peers", () => {
     clock.advance(0);
     for (let i = 0; i < 5; i++) await flush();
     expect(sw.dials).toHaveLength(1);
+  });
+
+  it("backs off seed dials while the seeds bring nothing new: periods skipped double, up to MAX_SEED_DIAL_SKIPPED_PERIODS; an answer with news resets it", async () => {
+    const seedId = nodeId("seed");
+    const seedAddr = `${seedId}@8.8.8.8:26656`;
+    const { reactor, sw, clock, book } = await setup({ reactor: { seeds: [seedAddr] } });
+    sw.dialImpl = () => Promise.reject(new Error("seed unreachable"));
+    const dialedAt: number[] = [];
+    const run = async (periods: number, from: number): Promise<void> => {
+      for (let k = from; k < from + periods; k++) {
+        const before = sw.dials.length;
+        clock.advance(k === 0 ? 0 : 30_000);
+        for (let i = 0; i < 5; i++) await flush();
+        if (sw.dials.length > before) dialedAt.push(k);
+      }
+    };
+    await run(40, 0);
+    // Periods 0, 1, 3, 6, 11, then every 9th (8 skipped).
+    expect(dialedAt).toEqual([0, 1, 3, 6, 11, 20, 29, 38]);
+    expect(MAX_SEED_DIAL_SKIPPED_PERIODS).toBe(8);
+    // A seed's answer that adds an address resets the backoff: once the book is empty again, the next period dials the seed.
+    const seed = new FakePeer({ id: seedId, outbound: true, listenAddr: "tcp://8.8.8.8:26656" });
+    const p = sw.connect(seed);
+    await deliver(reactor, p, encodePexAddrs([publicAddr(1)]));
+    for (let i = 0; i < 5; i++) await flush();
+    book.removeAddress(publicAddr(1));
+    dialedAt.length = 0;
+    await run(1, 40);
+    expect(dialedAt).toEqual([40]);
   });
 
   it("asks a random connected peer for addresses each period while the book needs them", async () => {
