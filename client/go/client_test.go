@@ -517,7 +517,7 @@ func TestStopEndsTheClientCleanlyAfterDeliveringEverything(t *testing.T) {
 	s.fail(nil, "")
 	var kinds []string
 	for ev := range c.Events() {
-		kinds = append(kinds, kindOf(ev))
+		kinds = append(kinds, eventKind(ev))
 	}
 	if want := []string{"Start", "InitPeer", "AddPeer", "RemovePeer", "Stop"}; !slices.Equal(kinds, want) {
 		t.Fatalf("events %v, want %v", kinds, want)
@@ -559,24 +559,4 @@ func TestTheAttachContextBoundsTheClient(t *testing.T) {
 	if err := waitClosed(t, c); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Err = %v, want context.Canceled", err)
 	}
-}
-
-func kindOf(ev Event) string {
-	switch ev.(type) {
-	case Start:
-		return "Start"
-	case Stop:
-		return "Stop"
-	case InitPeer:
-		return "InitPeer"
-	case AddPeer:
-		return "AddPeer"
-	case Receive:
-		return "Receive"
-	case RemovePeer:
-		return "RemovePeer"
-	case Session:
-		return "Session"
-	}
-	return "?"
 }

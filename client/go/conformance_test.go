@@ -90,7 +90,7 @@ func TestR1Register(t *testing.T) {
 	r := record(c)
 	evs := r.waitFor(t, "the first event", func(evs []Event) bool { return len(evs) > 0 })
 	if _, ok := evs[0].(Start); !ok || evs[0].Seq() != 1 {
-		t.Fatalf("first event %s (seq %d), want Start (seq 1)", kindOf(evs[0]), evs[0].Seq())
+		t.Fatalf("first event %s (seq %d), want Start (seq 1)", eventKind(evs[0]), evs[0].Seq())
 	}
 	// The node started with the reactor's channel advertised.
 	if info := c.NodeInfo(); !bytes.Equal(info.Channels, []byte{appChannel}) {
@@ -197,8 +197,8 @@ func TestE1EventOrder(t *testing.T) {
 	}
 	for name, r := range map[string]*recorder{"A": p.ra, "B": p.rb} {
 		evs := r.snapshot()
-		if len(evs) < 3 || kindOf(evs[0]) != "Start" || kindOf(evs[1]) != "InitPeer" || kindOf(evs[2]) != "AddPeer" {
-			t.Errorf("%s's events %s, want Start InitPeer AddPeer", name, describe(evs))
+		if len(evs) < 3 || eventKind(evs[0]) != "Start" || eventKind(evs[1]) != "InitPeer" || eventKind(evs[2]) != "AddPeer" {
+			t.Errorf("%s's events %s, want Start InitPeer AddPeer", name, describeTrace(evs))
 		}
 		if err := CheckTrace(evs, false); err != nil {
 			t.Errorf("%s: %v", name, err)
@@ -830,7 +830,7 @@ func TestS1ResumeInsideTheWindow(t *testing.T) {
 	evs := rb.waitFor(t, "all Receives", has[Receive](total))
 	sess, ok := first[Session](evs)
 	if !ok || !sess.Resumed {
-		t.Fatalf("want Session{Resumed: true} after the cut; events %s", describe(evs))
+		t.Fatalf("want Session{Resumed: true} after the cut; events %s", describeTrace(evs))
 	}
 	// No duplicate and no gap: node events carry consecutive numbers, and
 	// the messages arrive in order, once each.
@@ -897,8 +897,8 @@ func TestS2ResumeOutsideTheWindow(t *testing.T) {
 		t.Fatal("Session.RefusedReason is empty")
 	}
 	snap := evs[i+1:]
-	if len(snap) < 3 || kindOf(snap[0]) != "Start" || kindOf(snap[1]) != "InitPeer" || kindOf(snap[2]) != "AddPeer" {
-		t.Fatalf("after the fresh Session: %s, want Start InitPeer AddPeer", describe(snap))
+	if len(snap) < 3 || eventKind(snap[0]) != "Start" || eventKind(snap[1]) != "InitPeer" || eventKind(snap[2]) != "AddPeer" {
+		t.Fatalf("after the fresh Session: %s, want Start InitPeer AddPeer", describeTrace(snap))
 	}
 	if ip := snap[1].(InitPeer); ip.Peer != oldConn.Peer || ip.Info.NodeInfo.ID != a.id {
 		t.Fatalf("snapshot InitPeer %+v, want A's connection %+v", ip.Peer, oldConn.Peer)
@@ -921,8 +921,8 @@ func TestX1NodeShutdown(t *testing.T) {
 		t.Fatalf("the client ended with %v, want nil", err)
 	}
 	evs := p.ra.snapshot()
-	if n := len(evs); n < 2 || kindOf(evs[n-2]) != "RemovePeer" || kindOf(evs[n-1]) != "Stop" {
-		t.Fatalf("A's last events %s, want RemovePeer Stop", describe(evs))
+	if n := len(evs); n < 2 || eventKind(evs[n-2]) != "RemovePeer" || eventKind(evs[n-1]) != "Stop" {
+		t.Fatalf("A's last events %s, want RemovePeer Stop", describeTrace(evs))
 	}
 	if rm := evs[len(evs)-2].(RemovePeer); rm.Peer != p.aToB.Peer {
 		t.Fatalf("RemovePeer %+v, want B's connection", rm.Peer)

@@ -351,14 +351,14 @@ func (r *recorder) waitFor(t *testing.T, what string, pred func([]Event) bool) [
 			return evs
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; events so far: %s", what, describe(evs))
+			t.Fatalf("timed out waiting for %s; events so far: %s", what, describeTrace(evs))
 		}
 		select {
 		case <-r.closed:
 			if evs := r.snapshot(); pred(evs) {
 				return evs
 			}
-			t.Fatalf("events ended (Err: %v) before %s; events: %s", r.c.Err(), what, describe(r.snapshot()))
+			t.Fatalf("events ended (Err: %v) before %s; events: %s", r.c.Err(), what, describeTrace(r.snapshot()))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -370,7 +370,7 @@ func (r *recorder) waitClosed(t *testing.T) {
 	select {
 	case <-r.closed:
 	case <-time.After(15 * time.Second):
-		t.Fatalf("Events did not close; events: %s", describe(r.snapshot()))
+		t.Fatalf("Events did not close; events: %s", describeTrace(r.snapshot()))
 	}
 }
 
@@ -396,17 +396,6 @@ func first[T Event](evs []Event) (T, bool) {
 
 func has[T Event](n int) func([]Event) bool {
 	return func(evs []Event) bool { return count[T](evs) >= n }
-}
-
-func describe(evs []Event) string {
-	var b strings.Builder
-	for i, e := range evs {
-		if i > 0 {
-			b.WriteString(" ")
-		}
-		b.WriteString(kindOf(e))
-	}
-	return "[" + b.String() + "]"
 }
 
 // proxy forwards TCP connections to a target; the test can cut the

@@ -135,12 +135,10 @@ func peerInfo(id, conn string) switchboard.PeerInfo {
 	}
 }
 
-// Over a gateway: a hosted reactor gets peers and decoded messages, sends
-// through its stream, and a message that does not decode stops its peer on
-// the node with the decoder's reason, the reactor seeing RemovePeer once.
-func TestHostedReactorOverTheGateway(t *testing.T) {
-	node := switchboardtest.NewNode("self", "test-chain")
-	defer node.Close()
+// attachedHost attaches a host with one MEMPOOL reactor (channel 0x30) to
+// node, which is then started; the host lives until the test ends.
+func attachedHost(t *testing.T, node *switchboardtest.Node) (*Host, *recordingReactor, *p2p.Switch) {
+	t.Helper()
 	r := newRecordingReactor("MEMPOOL", 0x30)
 	sw := newSwitch(t, map[string]p2p.Reactor{"MEMPOOL": r})
 	h, err := New(sw, Options{Target: switchboardtest.Target, Network: "test-chain", SDK: node.Options(switchboard.Options{})})
@@ -150,14 +148,24 @@ func TestHostedReactorOverTheGateway(t *testing.T) {
 	if err := sw.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The host lives as long as Attach's context.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	if err := h.Attach(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close()
-
+	t.Cleanup(h.Close)
 	node.Start()
+	return h, r, sw
+}
+
+// Over a gateway: a hosted reactor gets peers and decoded messages, sends
+// through its stream, and a message that does not decode stops its peer on
+// the node with the decoder's reason, the reactor seeing RemovePeer once.
+func TestHostedReactorOverTheGateway(t *testing.T) {
+	node := switchboardtest.NewNode("self", "test-chain")
+	defer node.Close()
+	h, r, sw := attachedHost(t, node)
 	p := node.Connect(peerA)
 	node.Deliver(p, 0x30, marshalTxs("tx1", "tx2"))
 	waitFor(t, func() bool { return len(r.taken()) == 3 })

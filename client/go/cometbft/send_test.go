@@ -74,23 +74,7 @@ func TestSendWindowBoundsMessagesAndBytes(t *testing.T) {
 // hostedPeer attaches a host with one MEMPOOL reactor to node and connects peerA.
 func hostedPeer(t *testing.T, node *switchboardtest.Node) (*Host, *recordingReactor, *p2p.Switch, switchboard.Peer, *peer) {
 	t.Helper()
-	r := newRecordingReactor("MEMPOOL", 0x30)
-	sw := newSwitch(t, map[string]p2p.Reactor{"MEMPOOL": r})
-	h, err := New(sw, Options{Target: switchboardtest.Target, Network: "test-chain", SDK: node.Options(switchboard.Options{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sw.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// The host lives as long as Attach's context.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	if err := h.Attach(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	node.Start()
+	h, r, sw := attachedHost(t, node)
 	p := node.Connect(peerA)
 	waitFor(t, func() bool { return len(r.taken()) == 2 })
 	return h, r, sw, p, sw.Peers().Get(p2p.ID(peerA)).(*peer)
