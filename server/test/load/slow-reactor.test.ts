@@ -40,9 +40,8 @@ import { Transport } from "../../src/p2p/transport.js";
 import type { ChannelDescriptor } from "../../src/wire/mconnection/channel-descriptor.js";
 import type { MConnectionError } from "../../src/wire/mconnection/errors.js";
 import { MConnection } from "../../src/wire/mconnection/mconnection.js";
-import { BLOCK_PROTOCOL_VERSION, type NodeInfo, P2P_PROTOCOL_VERSION } from "../../src/wire/node-info.js";
 import { collectGarbage } from "../fuzz/support.js";
-import { silentLogger, until } from "../support/nodes.js";
+import { peerNodeInfo, silentLogger, until } from "../support/nodes.js";
 
 const FLOODERS = Number(process.env["SLOW_REACTOR_PEERS"] ?? 200);
 const FAST_PEERS = 10;
@@ -221,16 +220,7 @@ describe("a slow reactor under load", () => {
     const highWaterMarks = new Set<number>();
     const connectPeer = async (i: number, flood: boolean): Promise<void> => {
       const key = generateNodeKey();
-      const info: NodeInfo = {
-        protocolVersion: { p2p: P2P_PROTOCOL_VERSION, block: BLOCK_PROTOCOL_VERSION, app: 0n },
-        nodeId: key.id,
-        listenAddr: "tcp://127.0.0.1:1",
-        network: "slow-chain",
-        version: "test",
-        channels: [SLOW, FAST],
-        moniker: flood ? `flood${i}` : `fast${i}`,
-        other: { txIndex: "off", rpcAddress: "" },
-      };
+      const info = peerNodeInfo(key, { network: "slow-chain", channels: [SLOW, FAST], moniker: flood ? `flood${i}` : `fast${i}` });
       const transport = new Transport({ nodeKey: key, nodeInfo: () => info, logger: silentLogger, handshakeTimeoutMs: 20_000 });
       const up = await transport.dial({ id: hubKey.id, host: "127.0.0.1", port: hubPort });
       highWaterMarks.add(up.conn.readableHighWaterMark).add(up.conn.writableHighWaterMark);

@@ -13,8 +13,7 @@ import { generateNodeKey } from "../../src/p2p/node-key.js";
 import type { Switch } from "../../src/p2p/switch.js";
 import { Transport } from "../../src/p2p/transport.js";
 import { MConnection } from "../../src/wire/mconnection/mconnection.js";
-import { BLOCK_PROTOCOL_VERSION, type NodeInfo, P2P_PROTOCOL_VERSION } from "../../src/wire/node-info.js";
-import { type TestNode, nodeFixtures, silentLogger, until } from "../support/nodes.js";
+import { type TestNode, nodeFixtures, peerNodeInfo, silentLogger, until } from "../support/nodes.js";
 
 const { node, cleanup } = nodeFixtures();
 const sockets: Socket[] = [];
@@ -140,16 +139,7 @@ describe("peer errors, counted by code", () => {
   it("counts a peer that sends on a channel we do not have as unknown_channel", async () => {
     const hub = await node();
     const key = generateNodeKey();
-    const info: NodeInfo = {
-      protocolVersion: { p2p: P2P_PROTOCOL_VERSION, block: BLOCK_PROTOCOL_VERSION, app: 0n },
-      nodeId: key.id,
-      listenAddr: "tcp://127.0.0.1:1",
-      network: "test-chain",
-      version: "test",
-      channels: [0x40, 0x99],
-      moniker: "odd",
-      other: { txIndex: "off", rpcAddress: "" },
-    };
+    const info = peerNodeInfo(key, { channels: [0x40, 0x99], moniker: "odd" });
     const transport = new Transport({ nodeKey: key, nodeInfo: () => info, logger: silentLogger });
     const up = await transport.dial({ id: hub.key.id, host: "127.0.0.1", port: port(hub) });
     const mconn = new MConnection(up.conn, [{ id: 0x40, priority: 1 }, { id: 0x99, priority: 1 }], { onReceive: () => undefined, onError: () => undefined });

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ConnectionRejectedError } from "../../src/p2p/errors.js";
 import { generateNodeKey } from "../../src/p2p/node-key.js";
 import { Transport } from "../../src/p2p/transport.js";
-import { BLOCK_PROTOCOL_VERSION, type NodeInfo, P2P_PROTOCOL_VERSION } from "../../src/wire/node-info.js";
+import { peerNodeInfo } from "../support/nodes.js";
 
 const logger = pino({ level: "silent" });
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -20,16 +20,7 @@ afterEach(async () => {
 
 function transport(): Transport {
   const nodeKey = generateNodeKey();
-  const info: NodeInfo = {
-    protocolVersion: { p2p: P2P_PROTOCOL_VERSION, block: BLOCK_PROTOCOL_VERSION, app: 0n },
-    nodeId: nodeKey.id,
-    listenAddr: "tcp://127.0.0.1:1",
-    network: "test-chain",
-    version: "test",
-    channels: [0x40],
-    moniker: "t",
-    other: { txIndex: "off", rpcAddress: "" },
-  };
+  const info = peerNodeInfo(nodeKey, { moniker: "t" });
   const t = new Transport({ nodeKey, nodeInfo: () => info, logger, handshakeTimeoutMs: 10_000 });
   cleanups.push(() => t.close());
   return t;

@@ -3,6 +3,7 @@ import pino, { type Logger } from "pino";
 import { generateNodeKey, type NodeKey } from "../../src/p2p/node-key.js";
 import { Switch, type SwitchConfig } from "../../src/p2p/switch.js";
 import type { ChannelDescriptor } from "../../src/wire/mconnection/channel-descriptor.js";
+import { BLOCK_PROTOCOL_VERSION, type NodeInfo, P2P_PROTOCOL_VERSION } from "../../src/wire/node-info.js";
 import { RecordingReactor } from "./recording-reactor.js";
 
 export const silentLogger = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });
@@ -11,6 +12,23 @@ export const TEST_CHANNELS: readonly ChannelDescriptor[] = [
   { id: 0x40, priority: 5, sendQueueCapacity: 100, recvBufferCapacity: 4096, recvMessageCapacity: 8 * 1024 * 1024 },
   { id: 0x41, priority: 1, sendQueueCapacity: 100, recvBufferCapacity: 4096, recvMessageCapacity: 8 * 1024 * 1024 },
 ];
+
+/**
+ * The NodeInfo of a peer built from the wire stack in a test (no Switch):
+ * key's ID on "test-chain" with channel 0x40 unless `over` says otherwise.
+ */
+export function peerNodeInfo(key: NodeKey, over: Partial<Pick<NodeInfo, "network" | "channels" | "moniker">> = {}): NodeInfo {
+  return {
+    protocolVersion: { p2p: P2P_PROTOCOL_VERSION, block: BLOCK_PROTOCOL_VERSION, app: 0n },
+    nodeId: key.id,
+    listenAddr: "tcp://127.0.0.1:1",
+    network: over.network ?? "test-chain",
+    version: "test",
+    channels: over.channels ?? [0x40],
+    moniker: over.moniker ?? "test-peer",
+    other: { txIndex: "off", rpcAddress: "" },
+  };
+}
 
 export interface TestNode {
   readonly sw: Switch;
