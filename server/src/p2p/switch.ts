@@ -219,6 +219,8 @@ export class Switch implements SwitchControl {
   private readonly lifetime = new AbortController();
   private readonly acceptLimiter: IpRateLimiter;
   private readonly persistentById: Map<string, NetAddress>;
+  /** The persistent peers' hosts that are IP literals, canonical (isPreferredInboundHost; a name is never an inbound socket's address). */
+  private readonly persistentIps = new Set<string>();
   private readonly unconditionalIds: ReadonlySet<string>;
   private readonly privateIds: ReadonlySet<string>;
   private readonly reconnect: ReconnectSchedule;
@@ -250,6 +252,7 @@ export class Switch implements SwitchControl {
     });
     this.acceptLimiter = new IpRateLimiter(c.acceptRateLimit ?? { ratePerSecond: DEFAULT_ACCEPT_RATE_PER_IP_PER_SECOND, burst: DEFAULT_ACCEPT_BURST_PER_IP });
     this.persistentById = new Map((c.persistentPeers ?? []).map((a) => [a.id, a]));
+    for (const a of this.persistentById.values()) this.notePersistentIp(a);
     this.unconditionalIds = new Set((c.unconditionalPeerIds ?? []).map((s) => s.toLowerCase()));
     this.privateIds = new Set((c.privatePeerIds ?? []).map((s) => s.toLowerCase()));
     this.reconnect = { ...DEFAULT_RECONNECT_SCHEDULE, ...c.reconnect };
@@ -558,8 +561,15 @@ export class Switch implements SwitchControl {
   /** Adds persistent peers at run time: redialled on CometBFT's schedule when they go away. */
   addPersistentPeers(addresses: readonly NetAddress[]): void {
     for (const a of addresses) {
-      if (a.id !== this.nodeId) this.persistentById.set(a.id, a);
+      if (a.id === this.nodeId) continue;
+      this.persistentById.set(a.id, a);
+      this.notePersistentIp(a);
     }
+  }
+
+  private notePersistentIp(a: NetAddress): void {
+    const ip = canonicalIp(a.host);
+    if (ip !== null) this.persistentIps.add(ip);
   }
 
   dialPeersAsync(addresses: readonly string[]): void {
@@ -703,9 +713,7 @@ export class Switch implements SwitchControl {
    */
   private isPreferredInboundHost(host: string): boolean {
     const ip = canonicalIp(host);
-    if (ip !== null) {
-      for (const a of this.persistentById.values()) if (canonicalIp(a.host) === ip) return true;
-    }
+    if (ip !== null && this.persistentIps.has(ip)) return true;
     return this.options.hooks?.isKnownGoodHost?.(host) ?? false;
   }
 

@@ -22,8 +22,7 @@ import { type Socket, connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { generateNodeKey } from "../../src/p2p/node-key.js";
 import { upgradeConnection } from "../../src/p2p/transport.js";
-import { BLOCK_PROTOCOL_VERSION, type NodeInfo, P2P_PROTOCOL_VERSION } from "../../src/wire/node-info.js";
-import { type TestNode, nodeFixtures, until } from "../support/nodes.js";
+import { type TestNode, nodeFixtures, peerNodeInfo, until } from "../support/nodes.js";
 
 const HONEST_ATTEMPTS = 10;
 const HONEST_REQUIRED = 9;
@@ -78,16 +77,7 @@ function flood(port: number, addresses: readonly string[], perAddress: number, o
 /** An honest peer from `local`: true if the node added it within the handshake timeout. */
 async function honestPeer(target: TestNode, local: string): Promise<boolean> {
   const key = generateNodeKey();
-  const info: NodeInfo = {
-    protocolVersion: { p2p: P2P_PROTOCOL_VERSION, block: BLOCK_PROTOCOL_VERSION, app: 0n },
-    nodeId: key.id,
-    listenAddr: "tcp://127.0.0.1:1",
-    network: "test-chain",
-    version: "test",
-    channels: [0x40],
-    moniker: "honest",
-    other: { txIndex: "off", rpcAddress: "" },
-  };
+  const info = peerNodeInfo(key, { moniker: "honest" });
   const port = target.sw.listenAddress?.port ?? 0;
   const socket = await new Promise<Socket | null>((resolve) => {
     const s = connect({ host: "127.0.0.1", port, localAddress: local });
@@ -121,8 +111,13 @@ async function honestDuring(target: TestNode, fresh: (i: number) => string): Pro
 
 const attackers = (n: number, block: number): string[] => Array.from({ length: n }, (_, i) => `127.${block}.${i}.1`);
 
-async function hostile(): Promise<TestNode> {
-  return node({ handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, maxConcurrentHandshakes: MAX_HANDSHAKES, maxNumInboundPeers: 100 });
+async function hostile(persistentHost?: string): Promise<TestNode> {
+  return node({
+    handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+    maxConcurrentHandshakes: MAX_HANDSHAKES,
+    maxNumInboundPeers: 100,
+    ...(persistentHost === undefined ? {} : { persistentPeers: [{ id: generateNodeKey().id, host: persistentHost, port: 1 }] }),
+  });
 }
 
 describe("honest peers during handshake floods", () => {
@@ -168,6 +163,19 @@ describe("honest peers during handshake floods", () => {
       const ok = await honestDuring(target, (i) => `127.202.${i}.1`);
       expect(f.opened()).toBeGreaterThan(60);
       expect(ok, `${ok} of ${HONEST_ATTEMPTS} honest peers were added`).toBeGreaterThanOrEqual(HONEST_REQUIRED);
+    } finally {
+      f.stop();
+    }
+  });
+
+  it("the slots kept for known peers: with every ordinary slot young and one per network, a persistent peer's host gets in, a fresh address does not", async () => {
+    const target = await hostile("127.77.0.1");
+    // 56 networks, one silent handshake each: no network holds more than another, none is stalled yet.
+    const f = flood(target.sw.listenAddress?.port ?? 0, Array.from({ length: MAX_HANDSHAKES - 8 }, (_, i) => `127.${60 + (i >> 4)}.${i & 15}.1`), 1, () => undefined);
+    try {
+      await until(() => target.sw.handshakesInProgress >= MAX_HANDSHAKES - 8, 2_000, "the flood to hold the ordinary slots");
+      expect(await honestPeer(target, "127.203.0.1")).toBe(false);
+      expect(await honestPeer(target, "127.77.0.1")).toBe(true);
     } finally {
       f.stop();
     }
