@@ -295,8 +295,11 @@ type sendWindow struct {
 	mu    sync.Mutex
 	n     int
 	bytes int
-	// freed is closed (and replaced) whenever room is given back.
-	freed chan struct{}
+	// waiting counts the takes and drains waiting on freed, which is closed
+	// (and replaced) when room is given back while any wait: an answer with
+	// nobody waiting allocates nothing.
+	waiting int
+	freed   chan struct{}
 }
 
 func newSendWindow() *sendWindow { return &sendWindow{freed: make(chan struct{})} }
@@ -317,16 +320,24 @@ func (s *sendWindow) take(ctx context.Context, size int, timeout time.Duration) 
 			return true
 		}
 		freed := s.freed
+		s.waiting++
 		s.mu.Unlock()
 		if timer == nil {
 			timer = time.NewTimer(timeout)
 			defer timer.Stop()
 		}
+		ok := true
 		select {
 		case <-freed:
 		case <-timer.C:
-			return false
+			ok = false
 		case <-ctx.Done():
+			ok = false
+		}
+		s.mu.Lock()
+		s.waiting--
+		s.mu.Unlock()
+		if !ok {
 			return false
 		}
 	}
@@ -339,15 +350,25 @@ func (s *sendWindow) drain(ctx context.Context, timeout time.Duration) {
 	for {
 		s.mu.Lock()
 		n, freed := s.n, s.freed
+		if n > 0 {
+			s.waiting++
+		}
 		s.mu.Unlock()
 		if n == 0 {
 			return
 		}
+		ok := true
 		select {
 		case <-freed:
 		case <-timer.C:
-			return
+			ok = false
 		case <-ctx.Done():
+			ok = false
+		}
+		s.mu.Lock()
+		s.waiting--
+		s.mu.Unlock()
+		if !ok {
 			return
 		}
 	}
@@ -358,8 +379,10 @@ func (s *sendWindow) give(size int) {
 	s.mu.Lock()
 	s.n--
 	s.bytes -= size
-	close(s.freed)
-	s.freed = make(chan struct{})
+	if s.waiting > 0 {
+		close(s.freed)
+		s.freed = make(chan struct{})
+	}
 	s.mu.Unlock()
 }
 
